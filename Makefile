@@ -1,0 +1,55 @@
+# API Patterns: every target sets up .venv on first use (Python 3.11+ as $(PYTHON)).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DISABLE_MKDOCS_2_WARNING := true
+export NO_MKDOCS_2_WARNING := 1
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.DEFAULT_GOAL := help
+.PHONY: help install serve build check test update-examples new-pattern bench lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed; set PYTHON=python3.x")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP) ## Create .venv and install the pinned dependencies
+
+serve: $(STAMP) ## Serve the site on http://127.0.0.1:8000 with live reload (data/ and snippets/ too)
+	@$(BIN)/apipatterns check
+	$(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8000 --livereload
+
+build: $(STAMP) ## Build the static site into site/ (strict mode)
+	@$(BIN)/apipatterns check
+	$(BIN)/mkdocs build --strict
+
+check: $(STAMP) ## Validate the catalog only: one line per problem
+	@$(BIN)/apipatterns check
+
+test: $(STAMP) ## Run every test: catalog, snippets, behaviour, built site, browser
+	$(BIN)/pytest
+
+update-examples: $(STAMP) ## Rewrite the #> output lines of every snippet from a real run
+	$(BIN)/pytest tests/test_examples.py --update-examples
+
+new-pattern: $(STAMP) ## Scaffold a pattern: make new-pattern ID=my-pattern [TITLE="My pattern"]
+	@test -n "$(ID)" || { echo "usage: make new-pattern ID=my-pattern"; exit 2; }
+	$(BIN)/apipatterns new pattern $(ID) $(if $(TITLE),--title "$(TITLE)")
+
+bench: $(STAMP) ## Measure build, catalog, rebuild, test and page-weight figures into bench.json
+	@test -x $(VENV)/lighthouse/node_modules/.bin/lighthouse || { mkdir -p $(VENV)/lighthouse && \
+		cd $(VENV)/lighthouse && npm install --silent --no-audit --no-fund lighthouse@13.5.0; }
+	$(BIN)/python -m apipatterns.bench
+
+lock: $(STAMP) ## Re-pin requirements.lock from pyproject.toml
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 -o requirements.lock
+
+clean: ## Remove the built site and caches (keeps .venv)
+	rm -rf site .pytest_cache .hypothesis bench.json

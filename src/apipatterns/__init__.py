@@ -1,0 +1,1 @@
+"""API Patterns: the catalog core (load, validate, render) behind the site."""

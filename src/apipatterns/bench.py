@@ -1,0 +1,224 @@
+"""`make bench`: the site's cost figures, measured in one run, printed and saved to bench.json.
+
+Each figure is printed as `name value unit`. Builds run in a temporary copy of the repository,
+so the work tree is never touched.
+"""
+
+import gzip
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from .catalog import load_catalog
+from .render import pages
+
+ROOT = Path(__file__).resolve().parents[2]
+COPY = ("mkdocs.yml", "docs", "data", "snippets", "src", "requirements.lock", "pyproject.toml")
+PAGES = {"home": "", "use_case": "use-cases/payments/", "pattern": "patterns/idempotency-keys/"}
+LIGHTHOUSE = ROOT / ".venv" / "lighthouse" / "node_modules" / ".bin" / "lighthouse"
+ENV = {**os.environ, "DISABLE_MKDOCS_2_WARNING": "true", "NO_MKDOCS_2_WARNING": "1"}
+
+
+def copy_repo(target: Path) -> Path:
+    for name in COPY:
+        source = ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target / name)
+    return target
+
+
+def multiply(root: Path, factor: int) -> int:
+    """Add factor-1 copies of every pattern (and its snippet); return the pattern count."""
+    originals = sorted((root / "data/patterns").glob("*.yml"))
+    for path in originals:
+        entry = yaml.safe_load(path.read_text())
+        for k in range(1, factor):
+            snippet = f"snippets/{path.stem.replace('-', '_')}_x{k}.py"
+            shutil.copy(root / entry["snippet"], root / snippet)
+            copy = {**entry, "id": f"{path.stem}-x{k}", "snippet": snippet, "aliases": []}
+            (path.parent / f"{copy['id']}.yml").write_text(yaml.safe_dump(copy, sort_keys=False))
+    return len(originals) * factor
+
+
+def build_seconds(root: Path, site: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(site)],
+        cwd=root,
+        env=ENV,
+        check=True,
+    )
+    return time.perf_counter() - start
+
+
+def catalog_seconds(root: Path) -> float:
+    start = time.perf_counter()
+    pages(load_catalog(root))
+    return time.perf_counter() - start
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rebuild_seconds(root: Path) -> float:
+    """Time from saving one YAML edit to `mkdocs serve` serving the changed page."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api-patterns/patterns/idempotency-keys/"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mkdocs", "serve", "--strict", "--dev-addr", f"127.0.0.1:{port}"],
+        cwd=root,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(url, lambda body: True, timeout=300)
+        entry = root / "data/patterns/idempotency-keys.yml"
+        marker = "Benchmark edit marker"
+        entry.write_text(
+            entry.read_text().replace("title: Idempotency keys", f"title: {marker}", 1)
+        )
+        start = time.perf_counter()
+        wait_for(url, lambda body: marker in body, timeout=300)
+        return time.perf_counter() - start
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def wait_for(url: str, ready, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if ready(response.read().decode()):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(url)
+
+
+def transferred_bytes(site: Path) -> dict[str, int]:
+    """Gzip bytes of each page with every asset Chromium requests to show it."""
+    from playwright.sync_api import sync_playwright
+
+    sizes = {}
+    with serve(site) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"]
+        )
+        for name, path in PAGES.items():
+            page = browser.new_page()
+            urls: list[str] = []
+            page.on("requestfinished", lambda request, urls=urls: urls.append(request.url))
+            page.goto(base + path, wait_until="networkidle")
+            files = {site / u.removeprefix(base).split("#")[0].split("?")[0] for u in urls}
+            files = {f / "index.html" if f.is_dir() else f for f in files}
+            sizes[name] = sum(len(gzip.compress(f.read_bytes(), 9)) for f in files if f.is_file())
+            page.close()
+        browser.close()
+    return sizes
+
+
+class serve:
+    """The built site on 127.0.0.1 under /api-patterns/, as production serves it."""
+
+    def __init__(self, site: Path):
+        self.site = site
+
+    def __enter__(self) -> str:
+        self.root = Path(tempfile.mkdtemp())
+        (self.root / "api-patterns").symlink_to(self.site, target_is_directory=True)
+        port = free_port()
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+            cwd=self.root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}/api-patterns/"
+        wait_for(base, lambda body: True, timeout=30)
+        return base
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.terminate()
+        self.server.wait(timeout=10)
+        shutil.rmtree(self.root)
+
+
+def lighthouse(site: Path) -> dict[str, int]:
+    """Lighthouse's four category scores (mobile) for each page."""
+    scores = {}
+    with serve(site) as base:
+        for name, path in PAGES.items():
+            result = subprocess.run(
+                [
+                    str(LIGHTHOUSE),
+                    base + path,
+                    "--quiet",
+                    "--output=json",
+                    "--only-categories=performance,accessibility,best-practices,seo",
+                    "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**ENV, "CHROME_PATH": shutil.which("chromium") or ""},
+            )
+            for key, category in json.loads(result.stdout)["categories"].items():
+                scores[f"{name}_{key.replace('-', '_')}"] = round(category["score"] * 100)
+    return scores
+
+
+def main() -> None:
+    figures: list[tuple[str, float, str]] = []
+
+    def record(name: str, value: float, unit: str) -> None:
+        figures.append((name, round(value, 3), unit))
+        print(f"{name} {round(value, 3)} {unit}", flush=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = copy_repo(Path(tmp) / "x1")
+        site = Path(tmp) / "site"
+        build = build_seconds(base, site)
+        record("build_strict", build, "s")
+        catalog = catalog_seconds(base)
+        record("catalog_step", catalog, "s")
+        record("catalog_share_of_build", 100 * catalog / build, "%")
+        for factor in (10, 100):
+            root = copy_repo(Path(tmp) / f"x{factor}")
+            record(f"patterns_x{factor}", multiply(root, factor), "patterns")
+            seconds = build_seconds(root, Path(tmp) / f"site{factor}")
+            record(f"build_strict_x{factor}", seconds, "s")
+            record(f"build_ratio_x{factor}", seconds / build, "x")
+            shutil.rmtree(root)
+        record("rebuild_after_yaml_edit", rebuild_seconds(copy_repo(Path(tmp) / "serve")), "s")
+        for name, size in transferred_bytes(site).items():
+            record(f"transfer_gzip_{name}", size / 1024, "KiB")
+        if LIGHTHOUSE.exists() and shutil.which("chromium"):
+            for name, score in lighthouse(site).items():
+                record(f"lighthouse_{name}", score, "score")
+        else:
+            print("lighthouse skipped: no chromium or lighthouse (make bench installs it)")
+    start = time.perf_counter()
+    subprocess.run(["make", "test"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    record("make_test", time.perf_counter() - start, "s")
+    (ROOT / "bench.json").write_text(
+        json.dumps([{"name": n, "value": v, "unit": u} for n, v, u in figures], indent=2) + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

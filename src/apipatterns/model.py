@@ -1,0 +1,114 @@
+"""The catalog format: one model per kind of YAML file in `data/`.
+
+The docstrings below are the contributor reference: the Contributing section renders them
+with mkdocstrings, and the JSON Schema that editors use for autocompletion takes its field
+descriptions from the same docstrings.
+"""
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+Id = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=60)]
+"""Lowercase kebab-case, e.g. `cursor-pagination`: it is a URL, so it never changes."""
+
+Markdown = Annotated[str, Field(min_length=1)]
+"""Material for MkDocs Markdown, with `###` as the largest heading."""
+
+
+class Entry(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, use_attribute_docstrings=True
+    )
+
+
+class Standard(Entry):
+    """A governing RFC, IETF draft or specification."""
+
+    name: str
+    """Short citation, e.g. `RFC 9457` or `tus 1.0.0`."""
+    title: str
+    """The document's title."""
+    url: HttpUrl
+    """Where to read it, preferably a stable URL."""
+
+
+class Pattern(Entry):
+    """A design pattern: `data/patterns/<id>.yml`, published at `/patterns/<id>/`.
+
+    One entry per pattern, however many use cases name it: each use case says in its own
+    `why` what the pattern means there, and the pattern page lists them all under *Used by*.
+
+    Markdown fields may link to other entries as `[text](pattern:<id>)` or
+    `[text](use-case:<id>)`, and to hand-written pages as `[text](page:guides/<name>.md)`;
+    a link to nothing fails the check. They may quote a literal constant of the snippet as
+    `{{ snippet.NAME }}`, so that a number or a table on the page is the one the code
+    enforces: a list of dicts becomes a table, a list becomes code spans.
+    """
+
+    id: Id
+    """The permanent id, which is also the URL and the file name (`<id>.yml`)."""
+    title: str = Field(min_length=3, max_length=80)
+    """Sentence case, no final full stop."""
+    summary: str = Field(min_length=20, max_length=240)
+    """One plain sentence that a design doc can quote."""
+    reviewed: date
+    """When the content was last checked against its standards, e.g. `2026-05-04`."""
+    tags: list[Id] = Field(min_length=1, max_length=4)
+    """One to four topic tags."""
+    problem: Markdown
+    """Why the naive design fails, concretely."""
+    solution: Markdown
+    """The design, with the exchange shown as it goes over the wire (` ```http ` blocks)."""
+    pitfalls: Markdown
+    """A bullet list of real mistakes and what they cost."""
+    snippet: str = Field(pattern=r"^snippets/[a-z0-9_]+\.py$")
+    """The reference implementation, `snippets/<name>.py`: shown whole, run whole by the tests."""
+    requires: list[str]
+    """The PyPI distributions the snippet imports, each pinned in `requirements.lock`."""
+    standards: list[Standard]
+    """The governing standards; empty only where none exists."""
+    related: list[Id] = []
+    """Ids of related patterns."""
+    aliases: list[Id] = []
+    """Former ids of this pattern; each becomes a redirect to it."""
+
+
+class PatternUse(Entry):
+    """One pattern as a use case applies it."""
+
+    pattern: Id
+    """The id of an entry in `data/patterns/`."""
+    why: Markdown
+    """Why the pattern matters for this use case, and what it means here."""
+
+
+class UseCase(Entry):
+    """A kind of API: `data/use-cases/<id>.yml`, published at `/use-cases/<id>/`."""
+
+    id: Id
+    """The permanent id, which is also the URL and the file name (`<id>.yml`)."""
+    title: str = Field(min_length=3, max_length=80)
+    """E.g. `Payment APIs`."""
+    reviewed: date
+    """When the content was last checked, e.g. `2026-05-04`."""
+    distinctive: Markdown
+    """What sets this kind of API apart, as one or two sentences."""
+    patterns: list[PatternUse] = Field(min_length=1)
+    """The patterns that matter most, most important first."""
+    aliases: list[Id] = []
+    """Former ids of this use case; each becomes a redirect to it."""
+
+
+class Overview(Entry):
+    """The overview page `/use-cases/`: `data/overview.yml`."""
+
+    title: str
+    """The page title."""
+    introduction: Markdown
+    """The opening paragraph."""
+    use_cases: list[Id] = Field(min_length=1)
+    """Every use case id, in the order the overview shows them."""
+    next_steps: Markdown
+    """The closing *Where to go next* section."""

@@ -1,0 +1,181 @@
+"""Pure page renderers: a `Catalog` in, one Markdown page out. No MkDocs here."""
+
+from pathlib import PurePosixPath
+
+from .catalog import Catalog
+from .markdown import front_matter, long_date, resolve
+
+
+def render_overview(catalog: Catalog) -> str:
+    """`/use-cases/`: every use case with what is distinctive and its patterns."""
+    overview = catalog.overview
+    parts = [
+        front_matter(description=_plain(overview.introduction)),
+        f"# {overview.title}\n\n*Last reviewed on {long_date(catalog.reviewed)}.*\n\n"
+        f"{resolve(overview.introduction)}\n",
+    ]
+    for use_case in catalog.use_cases.values():
+        bullets = "\n".join(
+            f"- **[{catalog.patterns[u.pattern].title}](../patterns/{u.pattern}.md)**: "
+            f"{_inline(u.why)}"
+            for u in use_case.patterns
+        )
+        parts.append(
+            f"## [{use_case.title}]({use_case.id}.md) {{#{use_case.id}}}\n\n"
+            f"**What's distinctive:** {_lower_first(resolve(use_case.distinctive))}\n\n"
+            f"**Patterns that matter most:**\n\n{bullets}\n"
+        )
+    parts.append(f"## Where to go next\n\n{resolve(overview.next_steps)}\n")
+    return "\n".join(parts)
+
+
+def render_use_case(catalog: Catalog, use_case_id: str) -> str:
+    """`/use-cases/<id>/`: what is distinctive, then each pattern with why it matters here."""
+    use_case = catalog.use_cases[use_case_id]
+    parts = [
+        front_matter(description=_plain(use_case.distinctive)),
+        f"# {use_case.title}\n\n"
+        f"**What's distinctive:** {_lower_first(resolve(use_case.distinctive))}\n\n"
+        f"*Reviewed on {long_date(use_case.reviewed)}. "
+        f"Part of [API Patterns by Use Case](index.md).*\n\n"
+        "## Patterns that matter most\n",
+    ]
+    for use in use_case.patterns:
+        pattern = catalog.patterns[use.pattern]
+        parts.append(
+            f"### {pattern.title} {{#{pattern.id}}}\n\n{resolve(use.why)}\n\n"
+            f"[{pattern.title}: the pattern and its reference implementation]"
+            f"(../patterns/{pattern.id}.md){{ .md-button }}\n"
+        )
+    return "\n".join(parts)
+
+
+def render_pattern(catalog: Catalog, pattern_id: str) -> str:
+    """`/patterns/<id>/`: the sections of DESIGN.md, the snippet shown whole."""
+    pattern = catalog.patterns[pattern_id]
+    constants = catalog.constants[pattern_id]
+    used_by = catalog.used_by(pattern_id)
+    uses = " · ".join(f"[{u.title}](../use-cases/{u.id}.md#{pattern_id})" for u, _ in used_by)
+    sections = [
+        front_matter(description=pattern.summary, tags=pattern.tags),
+        f"# {pattern.title}\n\n{pattern.summary}\n{{ .lead }}\n\n"
+        + (f"**Used by:** {uses}. " if uses else "")
+        + f"*Reviewed on {long_date(pattern.reviewed)}.*\n",
+        f"## Problem\n\n{resolve(pattern.problem, constants)}\n",
+        f"## Solution\n\n{resolve(pattern.solution, constants)}\n",
+        _implementation(catalog, pattern_id),
+        f"## Pitfalls\n\n{resolve(pattern.pitfalls, constants)}\n",
+        _standards(catalog, pattern_id),
+        _related(catalog, pattern_id),
+    ]
+    if used_by:
+        sections.append(
+            "## Used by\n\n"
+            + "\n".join(
+                f"### [{u.title}](../use-cases/{u.id}.md) {{#used-by-{u.id}}}\n\n"
+                f"{resolve(use.why)}\n"
+                for u, use in used_by
+            )
+        )
+    return "\n".join(s for s in sections if s)
+
+
+def _implementation(catalog: Catalog, pattern_id: str) -> str:
+    pattern = catalog.patterns[pattern_id]
+    name = PurePosixPath(pattern.snippet).name
+    pins = " ".join(f"{r}=={catalog.pin(r)}" for r in pattern.requires)
+    setup = f"pip install {pins}\n" if pins else ""
+    needs = "the pinned packages it imports" if pins else "nothing beyond the standard library"
+    return (
+        "## Reference implementation\n\n"
+        f"A complete program, run by the test suite exactly as shown; it needs {needs}. "
+        "The `#>` comments are its printed output.\n\n"
+        f"```bash\n{setup}python {name}\n```\n\n"
+        f'```python title="{name}"\n{catalog.snippets[pattern_id].rstrip()}\n```\n'
+    )
+
+
+def _standards(catalog: Catalog, pattern_id: str) -> str:
+    standards = catalog.patterns[pattern_id].standards
+    if not standards:
+        return ""
+    rows = "\n".join(f"- [{s.name}]({s.url}): *{s.title}*" for s in standards)
+    return f"## Standards\n\n{rows}\n"
+
+
+def _related(catalog: Catalog, pattern_id: str) -> str:
+    related = [catalog.patterns[r] for r in catalog.patterns[pattern_id].related]
+    if not related:
+        return ""
+    rows = "\n".join(f"- [{p.title}](../patterns/{p.id}.md): {p.summary}" for p in related)
+    return f"## Related patterns\n\n{rows}\n"
+
+
+def render_matrix(catalog: Catalog) -> str:
+    """`/patterns/`: which use case relies on which pattern, then every pattern in brief."""
+    use_cases = list(catalog.use_cases.values())
+    header = (
+        "| Pattern | "
+        + " | ".join(f"[{u.title}](../use-cases/{u.id}.md)" for u in use_cases)
+        + " |"
+    )
+    rows = [header, "|---" * (len(use_cases) + 1) + "|"]
+    for pattern in catalog.patterns.values():
+        users = {u.id for u, _ in catalog.used_by(pattern.id)}
+        cells = [
+            f'[✓](../use-cases/{u.id}.md#{pattern.id} "{u.title}: {pattern.title}")'
+            if u.id in users
+            else ""
+            for u in use_cases
+        ]
+        rows.append(f"| [{pattern.title}]({pattern.id}.md) | " + " | ".join(cells) + " |")
+    briefs = "\n".join(
+        f"- [**{p.title}**]({p.id}.md): {p.summary} " + " ".join(f"`{tag}`" for tag in p.tags)
+        for p in catalog.patterns.values()
+    )
+    count = f"{_count(catalog.patterns, 'pattern')} across {_count(use_cases, 'use case')}"
+    return (
+        front_matter(description=f"The API design patterns of this site: {count}.")
+        + f"# Patterns\n\n{count}. A tick marks a pattern that the use case "
+        "counts among those that matter most; it links to the reason.\n\n"
+        + "\n".join(rows)
+        + f"\n\n## All patterns\n\n{briefs}\n"
+    )
+
+
+def pages(catalog: Catalog) -> dict[str, str]:
+    """Every generated page, by its docs-relative source path."""
+    result = {
+        "use-cases/index.md": render_overview(catalog),
+        "patterns/index.md": render_matrix(catalog),
+    }
+    result |= {f"use-cases/{u}.md": render_use_case(catalog, u) for u in catalog.use_cases}
+    result |= {f"patterns/{p}.md": render_pattern(catalog, p) for p in catalog.patterns}
+    return result
+
+
+def page_sources(catalog: Catalog) -> dict[str, str | None]:
+    """The YAML file each generated page is edited in (None: the matrix draws on them all)."""
+    sources: dict[str, str | None] = {
+        "use-cases/index.md": catalog.sources["overview"],
+        "patterns/index.md": None,
+    }
+    sources |= {f"use-cases/{u}.md": catalog.sources[f"use-case:{u}"] for u in catalog.use_cases}
+    sources |= {f"patterns/{p}.md": catalog.sources[f"pattern:{p}"] for p in catalog.patterns}
+    return sources
+
+
+def _count(items: object, noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
+def _inline(text: str) -> str:
+    return " ".join(resolve(text).split())
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]

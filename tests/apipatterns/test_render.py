@@ -1,0 +1,93 @@
+"""Each page type, rendered from the fixture catalog."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from apipatterns.catalog import Catalog, load_catalog
+from apipatterns.render import (
+    pages,
+    render_matrix,
+    render_overview,
+    render_pattern,
+    render_use_case,
+)
+
+
+@pytest.fixture
+def catalog(root: Path) -> Catalog:
+    return load_catalog(root, date(2026, 11, 25))
+
+
+def test_overview_lists_use_cases_with_their_patterns_and_review_date(catalog: Catalog):
+    page = render_overview(catalog)
+    assert "# Fixture patterns by use case" in page
+    assert "*Last reviewed on 4 May 2026.*" in page
+    assert "## [Ledger APIs](ledgers.md) {#ledgers}" in page
+    assert "**What's distinctive:** money moves, so every write has to be exactly-once." in page
+    assert (
+        "- **[Retry safety](../patterns/retry-safety.md)**: Retries must never post twice; "
+        "see [caps](../patterns/batch-caps.md)." in page
+    )
+    assert page.index("## Where to go next") > page.index("## [Ledger APIs]")
+    assert "[guide](../guides/retries.md)" in page
+
+
+def test_use_case_page_gives_each_pattern_an_anchor_and_its_why(catalog: Catalog):
+    page = render_use_case(catalog, "ledgers")
+    assert page.index("### Retry safety {#retry-safety}") < page.index(
+        "### Batch caps {#batch-caps}"
+    )
+    assert "Batches are capped." in page
+    assert "(../patterns/batch-caps.md){ .md-button }" in page
+
+
+def test_pattern_page_has_every_section_in_order(catalog: Catalog):
+    page = render_pattern(catalog, "retry-safety")
+    headings = [line for line in page.splitlines() if line.startswith("## ")]
+    assert headings == [
+        "## Problem",
+        "## Solution",
+        "## Reference implementation",
+        "## Pitfalls",
+        "## Standards",
+        "## Related patterns",
+        "## Used by",
+    ]
+    assert 'tags: ["reliability"]' in page
+    assert "**Used by:** [Ledger APIs](../use-cases/ledgers.md#retry-safety)." in page
+    assert "pip install httpx==0.28.1\npython retry_safety.py" in page
+    assert "- [RFC 9110](https://www.rfc-editor.org/rfc/rfc9110): *HTTP Semantics*" in page
+
+
+def test_pattern_page_shows_the_snippet_whole(catalog: Catalog, root: Path):
+    page = render_pattern(catalog, "retry-safety")
+    source = (root / "snippets/retry_safety.py").read_text()
+    assert f'```python title="retry_safety.py"\n{source}```' in page
+
+
+def test_snippet_constants_are_quoted_from_the_code(catalog: Catalog):
+    page = render_pattern(catalog, "batch-caps")
+    assert "Up to 1000 items per batch." in page
+    assert "| field | sortable |\n| --- | --- |\n| name | yes |\n| note | no |" in page
+    assert "## Standards" not in page  # none declared, so no empty section
+
+
+def test_matrix_ticks_link_to_the_reason(catalog: Catalog):
+    page = render_matrix(catalog)
+    assert "2 patterns across 1 use case." in page
+    assert (
+        "| [Retry safety](retry-safety.md) | [✓](../use-cases/ledgers.md#retry-safety "
+        '"Ledger APIs: Retry safety") |' in page
+    )
+
+
+def test_pages_cover_every_entry(catalog: Catalog):
+    assert sorted(pages(catalog)) == [
+        "patterns/batch-caps.md",
+        "patterns/index.md",
+        "patterns/retry-safety.md",
+        "use-cases/index.md",
+        "use-cases/ledgers.md",
+    ]

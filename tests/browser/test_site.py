@@ -1,0 +1,88 @@
+"""A reader's path through the built site in headless Chromium."""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Visit:
+    """A browser page that records console errors and every host it requests."""
+
+    def __init__(self, browser, base_url: str):
+        self.context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+        self.page = self.context.new_page()
+        self.base_url = base_url
+        self.errors: list[str] = []
+        self.hosts: set[str] = set()
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.hosts.add(urlsplit(r.url).netloc))
+
+    def open(self, path: str) -> None:
+        self.page.goto(self.base_url + path, wait_until="networkidle")
+
+    def heading(self) -> str:
+        """The page's h1, without its permalink sign."""
+        return self.page.locator("h1").first.inner_text().removesuffix("¶").strip()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser, base_url: str):
+    visit = Visit(browser, base_url)
+    yield visit
+    visit.close()
+    assert visit.errors == [], "console errors"
+    assert visit.hosts <= {urlsplit(base_url).netloc}, "requests to a host other than the site"
+
+
+def test_home_page_loads(visit: Visit):
+    visit.open("")
+    assert visit.page.title() == "API Patterns"
+    assert visit.heading() == "API Patterns"
+
+
+def test_search_finds_the_idempotency_pattern(visit: Visit):
+    visit.open("")
+    visit.page.locator("label.md-search__icon, .md-search__input").first.click()
+    visit.page.locator("input.md-search__input").press_sequentially("idempotency", delay=20)
+    result = visit.page.locator(".md-search-result__link[href*='patterns/idempotency-keys/']")
+    result.first.wait_for(timeout=15_000)
+    result.first.click()
+    visit.page.wait_for_url("**/patterns/idempotency-keys/**")
+    assert visit.heading() == "Idempotency keys"
+
+
+def test_from_a_use_case_to_a_pattern_and_back(visit: Visit):
+    visit.open("use-cases/payments/")
+    visit.page.locator("a.md-button[href*='patterns/signed-webhooks/']").click()
+    visit.page.wait_for_url("**/patterns/signed-webhooks/")
+    assert visit.heading() == "Signed webhooks"
+    visit.page.go_back()
+    visit.page.wait_for_url("**/use-cases/payments/")
+    assert visit.heading() == "Payment APIs"
+
+
+def test_copy_button_copies_the_snippet(visit: Visit):
+    visit.open("patterns/idempotency-keys/")
+    block = visit.page.locator("div.language-python.highlight").last
+    block.hover()
+    block.locator("button[data-md-type='copy']").click()
+    copied = visit.page.evaluate("navigator.clipboard.readText()")
+    assert copied.strip() == (ROOT / "snippets/idempotency_keys.py").read_text().strip()
+
+
+def test_matrix_links_work_without_javascript(browser, base_url: str):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base_url + "patterns/")
+    page.locator("a[href$='use-cases/payments/#idempotency-keys']").first.click()
+    page.wait_for_url("**/use-cases/payments/#idempotency-keys")
+    assert page.locator("#idempotency-keys").is_visible()
+    context.close()

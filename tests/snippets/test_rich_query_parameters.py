@@ -1,0 +1,153 @@
+"""Behaviour of snippets/rich_query_parameters.py: query-parameter and JSON-body search."""
+
+import asyncio
+
+import httpx
+import pytest
+import rich_query_parameters as snippet
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+BRANDS = ["acme", "zenith", "nobody"]
+
+
+def call(method: str, url: str, **kwargs) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=snippet.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            return await c.request(method, url, **kwargs)
+
+    return asyncio.run(go())
+
+
+def ids(r: httpx.Response) -> list[int]:
+    assert r.status_code == 200, r.text
+    return r.json()["data"]
+
+
+def test_query_parameter_filters_combine_with_and():
+    assert ids(call("GET", "/search?filter[brand]=zenith")) == [3, 4]
+    assert ids(call("GET", "/search?filter[colour]=red&price_min=50")) == [1]
+    assert ids(call("GET", "/search?filter[brand]=acme&filter[brand]=zenith")) == [1, 2, 3, 4]
+    assert ids(call("GET", "/search?price_min=12&price_max=90")) == [1, 3]
+
+
+def test_sorts_each_direction_and_relevance_ties_break_on_id():
+    assert ids(call("GET", "/search?sort=price")) == [3, 1, 2, 4]
+    assert ids(call("GET", "/search?sort=-price")) == [4, 2, 1, 3]
+    assert ids(call("GET", "/search?sort=name")) == [2, 4, 1, 3]
+    # "trail shoe" scores 2 for id 1, 1 for ids 2, 3 and 4
+    assert ids(call("GET", "/search?q=trail+shoe")) == [1, 2, 3, 4]
+    assert ids(call("GET", "/search?q=sock")) == [3]
+
+
+def test_facets_count_only_the_matching_results():
+    r = call("GET", "/search?q=trail&facets=brand,colour")
+    assert r.json()["facets"] == {
+        "brand": {"acme": 1, "zenith": 2},
+        "colour": {"red": 2, "black": 1},
+    }
+
+
+def test_post_body_any_of_is_an_or_of_and_groups():
+    body = {
+        "filter": {
+            "price": {"gte": 50},
+            "any_of": [{"colour": {"in": ["red"]}}, {"brand": {"in": ["zenith"]}}],
+        },
+        "sort": "-price",
+    }
+    assert ids(call("POST", "/search", json=body)) == [4, 1]
+
+
+def test_post_body_takes_a_filter_too_long_for_a_url():
+    many = [f"brand-{i:03}" for i in range(snippet.MAX_TERMS - 1)] + ["zenith"]
+    body = {"filter": {"brand": {"in": many}}, "facets": ["brand"]}
+    r = call("POST", "/search", json=body)
+    assert ids(r) == [3, 4] and r.json()["facets"] == {"brand": {"zenith": 2}}
+    too_many = call("POST", "/search", json={"filter": {"brand": {"in": many + ["x"]}}})
+    assert too_many.status_code == 400
+    assert [e["pointer"] for e in too_many.json()["errors"]] == ["#/filter/brand/in"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    brands=st.lists(st.sampled_from(BRANDS), max_size=3, unique=True),
+    low=st.none() | st.integers(0, 200),
+    high=st.none() | st.integers(0, 200),
+    sort=st.sampled_from(["price", "-price", "name", "-name"]),
+)
+def test_get_and_post_agree_with_a_brute_force_reference(brands, low, high, sort):
+    query = {"sort": sort, "filter[brand]": ",".join(brands)} if brands else {"sort": sort}
+    if low is not None:
+        query["price_min"] = low
+    if high is not None:
+        query["price_max"] = high
+    body = {"sort": sort, "filter": {"price": {"gte": low, "lte": high}}}
+    if brands:
+        body["filter"]["brand"] = {"in": brands}
+    expected = [
+        p
+        for p in snippet.PRODUCTS
+        if (not brands or p["brand"] in brands)
+        and (low is None or p["price"] >= low)
+        and (high is None or p["price"] <= high)
+    ]
+    key = sort.lstrip("-")
+    expected.sort(key=lambda p: p[key], reverse=sort.startswith("-"))
+    want = [p["id"] for p in expected]
+    assert ids(call("GET", "/search", params=query)) == want
+    assert ids(call("POST", "/search", json=body)) == want
+
+
+@pytest.mark.parametrize(
+    "url, parameter",
+    [
+        ("/search?price_min=cheap", "price_min"),
+        ("/search?price_max=-1", "price_max"),
+        ("/search?filter[size]=42", "filter[size]"),
+        ("/search?sort=popularity", "sort"),
+        ("/search?facets=brand,price", "facets"),
+        ("/search?q=" + "x" * 201, "q"),
+    ],
+)
+def test_invalid_query_parameter_is_a_400_problem_naming_it(url, parameter):
+    r = call("GET", url)
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/problem+json"
+    problem = r.json()
+    assert problem["type"] == "https://api.example.com/problems/invalid-search"
+    assert problem["status"] == 400 and problem["title"] == "Invalid search request"
+    assert [e["parameter"] for e in problem["errors"]] == [parameter]
+    assert problem["detail"] == f"Fix these and retry: {parameter}"
+
+
+@pytest.mark.parametrize(
+    "body, pointer",
+    [
+        ({"filter": {"price": {"gt": 10}}}, "#/filter/price/gt"),
+        ({"filter": {"price": {"gte": "ten"}}}, "#/filter/price/gte"),
+        ({"filter": {"weight": {"lte": 3}}}, "#/filter/weight"),
+        ({"filter": {"any_of": [{"brand": {"in": []}}]}}, "#/filter/any_of/0/brand/in"),
+        ({"sort": "random"}, "#/sort"),
+        ({"facets": ["price"]}, "#/facets/0"),
+    ],
+)
+def test_invalid_body_filter_is_a_400_problem_pointing_at_the_field(body, pointer):
+    r = call("POST", "/search", json=body)
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/problem+json"
+    assert [e["pointer"] for e in r.json()["errors"]] == [pointer]
+
+
+def test_malformed_json_is_a_400_problem_pointing_at_the_document():
+    headers = {"content-type": "application/json"}
+    r = call("POST", "/search", content=b'{"filter": ', headers=headers)
+    assert r.status_code == 400
+    assert [e["pointer"] for e in r.json()["errors"]] == ["#"]
+
+
+def test_all_errors_are_reported_at_once():
+    r = call("GET", "/search?price_min=a&price_max=b&sort=c")
+    assert r.status_code == 400
+    assert [e["parameter"] for e in r.json()["errors"]] == ["price_min", "price_max", "sort"]
