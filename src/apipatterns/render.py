@@ -135,11 +135,15 @@ def render_matrix(catalog: Catalog) -> str:
     )
     count = f"{_count(catalog.patterns, 'pattern')} across {_count(use_cases, 'use case')}"
     return (
-        front_matter(description=f"The API design patterns of this site: {count}.")
+        front_matter(
+            description=f"The API design patterns of this site: {count}.",
+            hide=["navigation", "toc"],
+        )
         + f"# Patterns\n\n{count}. A tick marks a pattern that the use case "
         "counts among those that matter most; it links to the reason.\n\n"
+        + '<div class="matrix" markdown>\n\n'
         + "\n".join(rows)
-        + f"\n\n## All patterns\n\n{briefs}\n"
+        + f"\n\n</div>\n\n## All patterns\n\n{briefs}\n"
     )
 
 
