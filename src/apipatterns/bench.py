@@ -4,7 +4,11 @@ Each figure is printed as `name value unit`. Builds run in a temporary copy of t
 so the work tree is never touched.
 """
 
+import contextlib
+import functools
 import gzip
+import http.server
+import io
 import json
 import os
 import shutil
@@ -12,8 +16,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -29,23 +35,46 @@ ENV = {**os.environ, "DISABLE_MKDOCS_2_WARNING": "true", "NO_MKDOCS_2_WARNING": 
 
 
 def copy_repo(target: Path) -> Path:
+    target.mkdir(parents=True)
     for name in COPY:
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, target / name)
     return target
 
 
-def multiply(root: Path, factor: int) -> int:
-    """Add factor-1 copies of every pattern (and its snippet); return the pattern count."""
-    originals = sorted((root / "data/patterns").glob("*.yml"))
-    for path in originals:
-        entry = yaml.safe_load(path.read_text())
-        for k in range(1, factor):
+def multiply(root: Path, factor: int) -> tuple[int, int]:
+    """Make the catalog `factor` times larger: each copy k of a pattern (and its snippet) is
+    named by copy k of each use case that names the original, as a catalog that grows by
+    adding use cases would be. Returns the counts of patterns and use cases."""
+    data = root / "data"
+    patterns = sorted((data / "patterns").glob("*.yml"))
+    use_cases = sorted((data / "use-cases").glob("*.yml"))
+    overview = yaml.safe_load((data / "overview.yml").read_text())
+    for k in range(1, factor):
+        for path in patterns:
+            entry = yaml.safe_load(path.read_text())
             snippet = f"snippets/{path.stem.replace('-', '_')}_x{k}.py"
             shutil.copy(root / entry["snippet"], root / snippet)
             copy = {**entry, "id": f"{path.stem}-x{k}", "snippet": snippet, "aliases": []}
-            (path.parent / f"{copy['id']}.yml").write_text(yaml.safe_dump(copy, sort_keys=False))
-    return len(originals) * factor
+            _dump(data / "patterns" / f"{copy['id']}.yml", copy)
+        for path in use_cases:
+            entry = yaml.safe_load(path.read_text())
+            uses = [{**use, "pattern": f"{use['pattern']}-x{k}"} for use in entry["patterns"]]
+            copy = {
+                **entry,
+                "id": f"{path.stem}-x{k}",
+                "title": f"{entry['title']} {k}",
+                "patterns": uses,
+                "aliases": [],
+            }
+            _dump(data / "use-cases" / f"{copy['id']}.yml", copy)
+            overview["use_cases"].append(copy["id"])
+    _dump(data / "overview.yml", overview)
+    return len(patterns) * factor, len(use_cases) * factor
+
+
+def _dump(path: Path, entry: dict) -> None:
+    path.write_text(yaml.safe_dump(entry, sort_keys=False, allow_unicode=True))
 
 
 def build_seconds(root: Path, site: Path) -> float:
@@ -132,30 +161,41 @@ def transferred_bytes(site: Path) -> dict[str, int]:
     return sizes
 
 
-class serve:
+class GzipHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files gzip-encoded when the client accepts it, as GitHub Pages serves them."""
+
+    def send_head(self):
+        path = Path(self.translate_path(self.path))
+        if path.is_dir():
+            path = path / "index.html"
+        if "gzip" not in self.headers.get("Accept-Encoding", "") or not path.is_file():
+            return super().send_head()
+        body = gzip.compress(path.read_bytes(), 6)
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve(site: Path) -> Iterator[str]:
     """The built site on 127.0.0.1 under /api-patterns/, as production serves it."""
-
-    def __init__(self, site: Path):
-        self.site = site
-
-    def __enter__(self) -> str:
-        self.root = Path(tempfile.mkdtemp())
-        (self.root / "api-patterns").symlink_to(self.site, target_is_directory=True)
-        port = free_port()
-        self.server = subprocess.Popen(
-            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-            cwd=self.root,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}/api-patterns/"
-        wait_for(base, lambda body: True, timeout=30)
-        return base
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.terminate()
-        self.server.wait(timeout=10)
-        shutil.rmtree(self.root)
+    with tempfile.TemporaryDirectory() as root:
+        (Path(root) / "api-patterns").symlink_to(site, target_is_directory=True)
+        handler = functools.partial(GzipHandler, directory=root)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}/api-patterns/"
+        finally:
+            server.shutdown()
+            server.server_close()
 
 
 def lighthouse(site: Path) -> dict[str, int]:
@@ -199,7 +239,9 @@ def main() -> None:
         record("catalog_share_of_build", 100 * catalog / build, "%")
         for factor in (10, 100):
             root = copy_repo(Path(tmp) / f"x{factor}")
-            record(f"patterns_x{factor}", multiply(root, factor), "patterns")
+            patterns, use_cases = multiply(root, factor)
+            record(f"patterns_x{factor}", patterns, "patterns")
+            record(f"use_cases_x{factor}", use_cases, "use cases")
             seconds = build_seconds(root, Path(tmp) / f"site{factor}")
             record(f"build_strict_x{factor}", seconds, "s")
             record(f"build_ratio_x{factor}", seconds / build, "x")

@@ -9,6 +9,7 @@ import yaml
 from .problems import Problem
 
 Loc = tuple[str | int, ...]
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
 
 
 @dataclass
@@ -29,9 +30,7 @@ class Document:
 def read_document(root: Path, relpath: str) -> tuple[Document | None, list[Problem]]:
     """Parse one file; a syntax error or a duplicate key is a problem, not an exception."""
     try:
-        text = (root / relpath).read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = _parse((root / relpath).read_text(encoding="utf-8"))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -44,6 +43,16 @@ def read_document(root: Path, relpath: str) -> tuple[Document | None, list[Probl
     document = Document(relpath, data)
     problems = list(_index(node, (), document)) if node is not None else []
     return document, problems
+
+
+def _parse(text: str) -> tuple[yaml.Node | None, object]:
+    """The node tree (for line numbers) and the data, from one pass of the parser."""
+    loader = SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        return node, loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
 
 
 def _index(node: yaml.Node, loc: Loc, document: Document) -> Iterator[Problem]:

@@ -14,7 +14,7 @@ from apipatterns.catalog import Catalog, load_catalog
 from apipatterns.export import catalog_json, catalog_schema_json, export_schema_json
 from apipatterns.markdown import page_path
 from apipatterns.problems import CatalogError
-from apipatterns.render import page_sources, pages
+from apipatterns.render import nav, page_sources, pages
 
 _catalog: Catalog | None = None
 
@@ -29,7 +29,7 @@ def on_config(config: MkDocsConfig) -> None:
         _catalog = load_catalog(_root(config))
     except CatalogError as exc:
         raise PluginError(f"the catalog has problems:\n{exc}") from None
-    config.nav = [_expand(item, _catalog) for item in config.nav or []]
+    config.nav = _expand(config.nav or [], nav(_catalog))
     redirects = config.plugins["redirects"].config["redirect_maps"]
     for kind, entries in (("use-case", _catalog.use_cases), ("pattern", _catalog.patterns)):
         for entry in entries.values():
@@ -37,23 +37,22 @@ def on_config(config: MkDocsConfig) -> None:
                 redirects[page_path(kind, alias)] = page_path(kind, entry.id)
 
 
-def _expand(item: object, catalog: Catalog) -> object:
-    """Replace a nav entry `use-cases/` or `patterns/` with the catalog's pages, in order."""
+def _expand(item: object, generated: dict[str, list]) -> object:
+    """Replace a nav entry `use-cases/` or `patterns/` with the catalog's pages."""
     if isinstance(item, dict):
-        return {title: _expand(value, catalog) for title, value in item.items()}
-    if item == "use-cases/":
-        return ["use-cases/index.md"] + [f"use-cases/{u}.md" for u in catalog.use_cases]
-    if item == "patterns/":
-        return ["patterns/index.md"] + [f"patterns/{p}.md" for p in catalog.patterns]
+        return {title: _expand(value, generated) for title, value in item.items()}
     if isinstance(item, list):
-        expanded = [_expand(value, catalog) for value in item]
         # A section may mix generated pages with others: `[patterns/, tags.md]`.
         return [
             page
-            for value, new in zip(item, expanded, strict=True)
-            for page in (new if value in ("use-cases/", "patterns/") else [new])
+            for value in item
+            for page in (
+                generated[value]
+                if isinstance(value, str) and value in generated
+                else [_expand(value, generated)]
+            )
         ]
-    return item
+    return generated.get(item, item) if isinstance(item, str) else item
 
 
 @event_priority(100)  # before other plugins (redirects) look at the files

@@ -158,6 +158,24 @@ def pages(catalog: Catalog) -> dict[str, str]:
     return result
 
 
+def nav(catalog: Catalog) -> dict[str, list]:
+    """The generated part of the site navigation, as MkDocs' `nav` spells it.
+
+    Each pattern sits under the first use case that names it, so that a section holds a
+    handful of pages however large the catalog grows (the rendered navigation of every page
+    stays small); patterns no use case names yet come last.
+    """
+    groups: dict[str, list[str]] = {}
+    for pattern_id in catalog.patterns:
+        used_by = catalog.used_by(pattern_id)
+        title = used_by[0][0].title if used_by else "Not yet in a use case"
+        groups.setdefault(title, []).append(f"patterns/{pattern_id}.md")
+    return {
+        "use-cases/": ["use-cases/index.md"] + [f"use-cases/{u}.md" for u in catalog.use_cases],
+        "patterns/": ["patterns/index.md"] + [{title: pages} for title, pages in groups.items()],
+    }
+
+
 def page_sources(catalog: Catalog) -> dict[str, str | None]:
     """The YAML file each generated page is edited in (None: the matrix draws on them all)."""
     sources: dict[str, str | None] = {

@@ -37,7 +37,7 @@ def validate(root: Path, today: date) -> Catalog:
     if not entries["overview"]:
         raise CatalogError(problems or [Problem("data/overview.yml", 1, "file", "missing")])
     pins = _pins(root / "requirements.lock")
-    snippets: dict[str, str] = {}
+    snippets: dict[str, tuple[str, dict]] = {}  # pattern id -> (source, literal constants)
     ids = {"pattern": _ids(root, "patterns"), "use-case": _ids(root, "use-cases")}
     problems += _check_entries(root, entries, today, ids)
     problems += _check_references(entries, ids)
@@ -234,7 +234,7 @@ def _check_snippet(
     except SyntaxError as exc:
         yield problem(("snippet",), f"{pattern.snippet}:{exc.lineno}: {exc.msg}; fix the snippet")
         return
-    snippets[pattern.id] = source
+    snippets[pattern.id] = source, constants
     for loc, text in _texts(pattern.model_dump(), ()):
         for name in CONSTANT.findall(text):
             if name not in constants:
@@ -285,7 +285,7 @@ def _assemble(entries: dict, snippets: dict, pins: dict) -> Catalog:
         use_cases=ordered,
         patterns={name: patterns[name] for name in order},
         sources=sources,
-        snippets=snippets,
-        constants={p: literal_constants(s) for p, s in snippets.items()},
+        snippets={p: source for p, (source, _) in snippets.items()},
+        constants={p: constants for p, (_, constants) in snippets.items()},
         pins=pins,
     )

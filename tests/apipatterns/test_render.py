@@ -7,6 +7,7 @@ import pytest
 
 from apipatterns.catalog import Catalog, load_catalog
 from apipatterns.render import (
+    nav,
     pages,
     render_matrix,
     render_overview,
@@ -91,3 +92,19 @@ def test_pages_cover_every_entry(catalog: Catalog):
         "use-cases/index.md",
         "use-cases/ledgers.md",
     ]
+
+
+def test_nav_groups_patterns_under_their_first_use_case(catalog: Catalog, root: Path):
+    (root / "snippets/spare.py").write_text((root / "snippets/batch_caps.py").read_text())
+    spare = (root / "data/patterns/batch-caps.yml").read_text()
+    (root / "data/patterns/spare.yml").write_text(
+        spare.replace("id: batch-caps", "id: spare").replace("batch_caps.py", "spare.py")
+    )
+    assert nav(load_catalog(root, date(2026, 11, 25))) == {
+        "use-cases/": ["use-cases/index.md", "use-cases/ledgers.md"],
+        "patterns/": [
+            "patterns/index.md",
+            {"Ledger APIs": ["patterns/retry-safety.md", "patterns/batch-caps.md"]},
+            {"Not yet in a use case": ["patterns/spare.md"]},
+        ],
+    }

@@ -35,7 +35,7 @@ def test_the_fixture_is_valid(root: Path):
 def test_yaml_syntax_error(root: Path):
     edit(root, PATTERN, "tags: [reliability]", "tags: [reliability")
     assert problems(root) == [
-        f"{PATTERN}:6: yaml: expected ',' or ']', but got ':' while parsing a flow sequence "
+        f"{PATTERN}:6: yaml: did not find expected ',' or ']' while parsing a flow sequence "
         "started at line 5; fix the YAML syntax"
     ]
 
