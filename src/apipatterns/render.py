@@ -111,39 +111,44 @@ def _related(catalog: Catalog, pattern_id: str) -> str:
     return f"## Related patterns\n\n{rows}\n"
 
 
-def render_matrix(catalog: Catalog) -> str:
-    """`/patterns/`: which use case relies on which pattern, then every pattern in brief."""
+def render_matrix(catalog: Catalog, max_columns: int = 12) -> str:
+    """`/patterns/`: which use case relies on which pattern, then every pattern in brief.
+
+    Up to `max_columns` use cases it is a grid with a tick per pair; past that a grid is too
+    wide to read and grows with patterns x use cases, so each row lists its use cases instead.
+    """
     use_cases = list(catalog.use_cases.values())
-    header = (
-        "| Pattern | "
-        + " | ".join(f"[{u.title}](../use-cases/{u.id}.md)" for u in use_cases)
-        + " |"
-    )
-    rows = [header, "|---" * (len(use_cases) + 1) + "|"]
+    grid = len(use_cases) <= max_columns
+    columns = [f"[{u.title}](../use-cases/{u.id}.md)" for u in use_cases] if grid else ["Used by"]
+    rows = ["| Pattern | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for pattern in catalog.patterns.values():
-        users = {u.id for u, _ in catalog.used_by(pattern.id)}
-        cells = [
-            f'[✓](../use-cases/{u.id}.md#{pattern.id} "{u.title}: {pattern.title}")'
-            if u.id in users
-            else ""
-            for u in use_cases
-        ]
+        users = [u for u, _ in catalog.used_by(pattern.id)]
+        link = '[{mark}](../use-cases/{u.id}.md#{p.id} "{u.title}: {p.title}")'
+        if grid:
+            cells = [link.format(mark="✓", u=u, p=pattern) if u in users else "" for u in use_cases]
+        else:
+            cells = [" · ".join(link.format(mark=u.title, u=u, p=pattern) for u in users)]
         rows.append(f"| [{pattern.title}]({pattern.id}.md) | " + " | ".join(cells) + " |")
     briefs = "\n".join(
         f"- [**{p.title}**]({p.id}.md): {p.summary} " + " ".join(f"`{tag}`" for tag in p.tags)
         for p in catalog.patterns.values()
     )
     count = f"{_count(catalog.patterns, 'pattern')} across {_count(use_cases, 'use case')}"
+    legend = (
+        "A tick marks a pattern that the use case counts among those that matter most"
+        if grid
+        else "Each pattern lists the use cases that count it among those that matter most"
+    )
     return (
         front_matter(
             description=f"The API design patterns of this site: {count}.",
             hide=["navigation", "toc"],
         )
-        + f"# Patterns\n\n{count}. A tick marks a pattern that the use case "
-        "counts among those that matter most; it links to the reason.\n\n"
-        + '<div class="matrix" markdown>\n\n'
+        + f"# Patterns\n\n{count}. {legend}; it links to the reason.\n\n"
+        + ('<div class="matrix" markdown>\n\n' if grid else "")
         + "\n".join(rows)
-        + f"\n\n</div>\n\n## All patterns\n\n{briefs}\n"
+        + ("\n\n</div>" if grid else "")
+        + f"\n\n## All patterns\n\n{briefs}\n"
     )
 
 
@@ -158,22 +163,35 @@ def pages(catalog: Catalog) -> dict[str, str]:
     return result
 
 
-def nav(catalog: Catalog) -> dict[str, list]:
+def nav(catalog: Catalog, fanout: int = 30) -> dict[str, list]:
     """The generated part of the site navigation, as MkDocs' `nav` spells it.
 
-    Each pattern sits under the first use case that names it, so that a section holds a
-    handful of pages however large the catalog grows (the rendered navigation of every page
-    stays small); patterns no use case names yet come last.
+    Each pattern sits under the first use case that names it; patterns no use case names yet
+    come last. Every page repeats the navigation of its section, so no section holds more
+    than `fanout` entries: a longer list is split into sections, and the navigation each page
+    renders stays small however large the catalog grows.
     """
-    groups: dict[str, list[str]] = {}
-    for pattern_id in catalog.patterns:
-        used_by = catalog.used_by(pattern_id)
-        title = used_by[0][0].title if used_by else "Not yet in a use case"
-        groups.setdefault(title, []).append(f"patterns/{pattern_id}.md")
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for pattern in catalog.patterns.values():
+        used_by = catalog.used_by(pattern.id)
+        group = used_by[0][0].title if used_by else "Not yet in a use case"
+        groups.setdefault(group, []).append((pattern.title, f"patterns/{pattern.id}.md"))
+    use_cases = [(u.title, f"use-cases/{u.id}.md") for u in catalog.use_cases.values()]
+    patterns = [(group, {group: _bounded(pages, fanout)}) for group, pages in groups.items()]
     return {
-        "use-cases/": ["use-cases/index.md"] + [f"use-cases/{u}.md" for u in catalog.use_cases],
-        "patterns/": ["patterns/index.md"] + [{title: pages} for title, pages in groups.items()],
+        "use-cases/": ["use-cases/index.md"] + _bounded(use_cases, fanout),
+        "patterns/": ["patterns/index.md"] + _bounded(patterns, fanout),
     }
+
+
+def _bounded(entries: list[tuple[str, object]], fanout: int) -> list:
+    """`entries` (title, nav entry) as a list of at most `fanout` items, nesting as needed."""
+    assert fanout >= 2, "a fan-out of 1 cannot shorten a list"
+    if len(entries) <= fanout:
+        return [entry for _, entry in entries]
+    size = -(-len(entries) // fanout)  # ceiling division
+    chunks = [entries[i : i + size] for i in range(0, len(entries), size)]
+    return [{f"{c[0][0]} – {c[-1][0]}": _bounded(c, fanout)} for c in chunks]
 
 
 def page_sources(catalog: Catalog) -> dict[str, str | None]:
@@ -200,4 +218,5 @@ def _plain(text: str) -> str:
 
 
 def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
+    """Continue a sentence with `text` ("High-stakes" -> "high-stakes", "OAuth" stays)."""
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text

@@ -59,7 +59,6 @@ def _parse(model: type[BaseModel], document: Document) -> tuple[BaseModel | None
 
 def _problem(model: type[BaseModel], document: Document, error: dict) -> Problem:
     loc = error["loc"]
-    field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
     kind, value = error["type"], error.get("input")
     if kind == "missing":
         message = "is required but missing; add it"
@@ -76,7 +75,7 @@ def _problem(model: type[BaseModel], document: Document, error: dict) -> Problem
         message = f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-05-04"
     else:
         message = f"{error['msg']}, got {type(value).__name__} {_short(value)}"
-    return Problem(document.path, document.line(loc), field or "file", message)
+    return Problem(document.path, document.line(loc), _dotted(loc) or "file", message)
 
 
 def _fields(model: type[BaseModel], loc: tuple) -> list[str]:
@@ -186,8 +185,16 @@ def _check_references(entries: dict, ids: dict) -> Iterator[Problem]:
             named.add(use.pattern)
     for pattern, document in entries["patterns"]:
         for i, other in enumerate(pattern.related):
-            if other not in patterns or other == pattern.id:
-                yield _dangling(document, ("related", i), other, "pattern", patterns - {pattern.id})
+            loc = ("related", i)
+            if other == pattern.id:
+                yield Problem(
+                    document.path,
+                    document.line(loc),
+                    _dotted(loc),
+                    "a pattern is not related to itself; remove it",
+                )
+            elif other not in patterns:
+                yield _dangling(document, loc, other, "pattern", patterns - {pattern.id})
     for overview, document in entries["overview"]:
         for i, name in enumerate(overview.use_cases):
             if name not in use_cases:
@@ -255,8 +262,8 @@ def literal_constants(source: str) -> dict[str, object]:
                 if isinstance(target, ast.Name):
                     try:
                         constants[target.id] = ast.literal_eval(node.value)
-                    except ValueError:
-                        pass
+                    except (ValueError, TypeError):
+                        pass  # not a literal: a computed constant cannot be quoted
     return constants
 
 

@@ -84,6 +84,15 @@ def test_matrix_ticks_link_to_the_reason(catalog: Catalog):
     )
 
 
+def test_matrix_past_its_width_lists_use_cases_per_pattern(catalog: Catalog):
+    page = render_matrix(catalog, max_columns=0)
+    assert "| Pattern | Used by |\n|---|---|" in page
+    assert (
+        "| [Batch caps](batch-caps.md) | [Ledger APIs](../use-cases/ledgers.md#batch-caps "
+        '"Ledger APIs: Batch caps") |' in page
+    )
+
+
 def test_pages_cover_every_entry(catalog: Catalog):
     assert sorted(pages(catalog)) == [
         "patterns/batch-caps.md",
@@ -108,3 +117,29 @@ def test_nav_groups_patterns_under_their_first_use_case(catalog: Catalog, root: 
             {"Not yet in a use case": ["patterns/spare.md"]},
         ],
     }
+
+
+def test_nav_sections_never_exceed_the_fanout(root: Path):
+    (root / "snippets/spare.py").write_text((root / "snippets/batch_caps.py").read_text())
+    spare = (root / "data/patterns/batch-caps.yml").read_text()
+    (root / "data/patterns/spare.yml").write_text(
+        spare.replace("id: batch-caps", "id: spare")
+        .replace("title: Batch caps", "title: Spare")
+        .replace("batch_caps.py", "spare.py")
+    )
+    use_case = root / "data/use-cases/ledgers.yml"
+    use_case.write_text(use_case.read_text() + "  - pattern: spare\n    why: Spare.\n")
+    assert nav(load_catalog(root, date(2026, 11, 25)), fanout=2)["patterns/"] == [
+        "patterns/index.md",
+        {
+            "Ledger APIs": [
+                {
+                    "Retry safety – Batch caps": [
+                        "patterns/retry-safety.md",
+                        "patterns/batch-caps.md",
+                    ]
+                },
+                {"Spare – Spare": ["patterns/spare.md"]},
+            ]
+        },
+    ]
