@@ -21,7 +21,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the pinned dependencies
 
-serve: $(STAMP) ## Serve the site on http://127.0.0.1:8000 with live reload (data/ and snippets/ too)
+serve: $(STAMP) ## Serve the site on http://127.0.0.1:8000/api-patterns/ with live reload (data/, snippets/ too)
 	@$(BIN)/apipatterns check
 	$(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8000 --livereload
 
