@@ -69,8 +69,8 @@ def _index(node: yaml.Node, loc: Loc, document: Document) -> Iterator[Problem]:
                     "appears twice in the same mapping; keep one",
                 )
             seen.add(name)
-            document.lines[(*loc, name)] = key.start_mark.line + 1
             yield from _index(value, (*loc, name), document)
+            # A field's problems point at its key, not at where its value starts.
             document.lines[(*loc, name)] = key.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):

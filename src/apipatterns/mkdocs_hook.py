@@ -73,5 +73,5 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 
 def on_serve(server, config: MkDocsConfig, builder) -> None:
-    for folder in ("data", "snippets", "src/apipatterns"):
+    for folder in ("data", "snippets"):  # docs/ and mkdocs.yml are watched already
         server.watch(str(_root(config) / folder))
