@@ -145,8 +145,10 @@ def test_thirty_concurrent_slow_queries_never_hold_more_than_the_slots():
 
 
 def test_fifty_concurrent_fast_queries_all_succeed_through_two_slots():
+    # A 5 ms query, but 50 requests share the GIL with two query threads; this test is about
+    # the slots, so the budget leaves room for a cold, busy machine (a CI run saw 504s at 200).
     async def go():
-        app = snippet.create_app(budget_ms=200, wait_ms=5000, slots=2)
+        app = snippet.create_app(budget_ms=2000, wait_ms=5000, slots=2)
         async with client_for(app) as c:
             results = await asyncio.gather(*(c.get(FAST) for _ in range(50)))
         return app, results
