@@ -155,9 +155,8 @@ def transferred_bytes(site: Path) -> dict[str, int]:
             requests = []
             page.on("requestfinished", lambda request, seen=requests: seen.append(request))
             page.goto(base + path, wait_until="networkidle")
-            sizes[name] = sum(
-                r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"] for r in requests
-            )
+            wire = [r.sizes() for r in requests]  # one driver round trip per request
+            sizes[name] = sum(w["responseBodySize"] + w["responseHeadersSize"] for w in wire)
             page.close()
         browser.close()
     return sizes

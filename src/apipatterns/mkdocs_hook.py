@@ -41,18 +41,13 @@ def _expand(item: object, generated: dict[str, list]) -> object:
     """Replace a nav entry `use-cases/` or `patterns/` with the catalog's pages."""
     if isinstance(item, dict):
         return {title: _expand(value, generated) for title, value in item.items()}
-    if isinstance(item, list):
-        # A section may mix generated pages with others: `[patterns/, tags.md]`.
-        return [
-            page
-            for value in item
-            for page in (
-                generated[value]
-                if isinstance(value, str) and value in generated
-                else [_expand(value, generated)]
-            )
-        ]
-    return generated.get(item, item) if isinstance(item, str) else item
+    if isinstance(item, list):  # a section may mix generated pages with others
+        expanded: list = []
+        for value in item:
+            new = _expand(value, generated)
+            expanded += new if isinstance(value, str) and value in generated else [new]
+        return expanded
+    return generated.get(item, item)
 
 
 @event_priority(100)  # before other plugins (redirects) look at the files

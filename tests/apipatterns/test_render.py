@@ -103,12 +103,19 @@ def test_pages_cover_every_entry(catalog: Catalog):
     ]
 
 
-def test_nav_groups_patterns_under_their_first_use_case(catalog: Catalog, root: Path):
+def add_spare_pattern(root: Path) -> None:
+    """A copy of batch-caps, titled Spare, that no use case names yet."""
     (root / "snippets/spare.py").write_text((root / "snippets/batch_caps.py").read_text())
     spare = (root / "data/patterns/batch-caps.yml").read_text()
     (root / "data/patterns/spare.yml").write_text(
-        spare.replace("id: batch-caps", "id: spare").replace("batch_caps.py", "spare.py")
+        spare.replace("id: batch-caps", "id: spare")
+        .replace("title: Batch caps", "title: Spare")
+        .replace("batch_caps.py", "spare.py")
     )
+
+
+def test_nav_groups_patterns_under_their_first_use_case(root: Path):
+    add_spare_pattern(root)
     assert nav(load_catalog(root, date(2026, 11, 25))) == {
         "use-cases/": ["use-cases/index.md", "use-cases/ledgers.md"],
         "patterns/": [
@@ -120,13 +127,7 @@ def test_nav_groups_patterns_under_their_first_use_case(catalog: Catalog, root: 
 
 
 def test_nav_sections_never_exceed_the_fanout(root: Path):
-    (root / "snippets/spare.py").write_text((root / "snippets/batch_caps.py").read_text())
-    spare = (root / "data/patterns/batch-caps.yml").read_text()
-    (root / "data/patterns/spare.yml").write_text(
-        spare.replace("id: batch-caps", "id: spare")
-        .replace("title: Batch caps", "title: Spare")
-        .replace("batch_caps.py", "spare.py")
-    )
+    add_spare_pattern(root)
     use_case = root / "data/use-cases/ledgers.yml"
     use_case.write_text(use_case.read_text() + "  - pattern: spare\n    why: Spare.\n")
     assert nav(load_catalog(root, date(2026, 11, 25)), fanout=2)["patterns/"] == [
