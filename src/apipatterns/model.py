@@ -6,7 +6,7 @@ descriptions from the same docstrings.
 """
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
@@ -31,7 +31,71 @@ class Standard(Entry):
     title: str
     """The document's title."""
     url: HttpUrl
-    """Where to read it, preferably a stable URL."""
+    """Where to read it, preferably a stable URL: for a draft, the revision cited."""
+    revision: str | None = None
+    """The revision cited, e.g. `-07` for an Internet-Draft or `1.0.0` for a versioned spec."""
+    checked: date | None = None
+    """When the citation was last checked against its publisher, e.g. `2026-12-02`."""
+    draft: Literal["active", "expired"] | None = None
+    """For an Internet-Draft only: whether the cited revision was active or expired when
+    `checked`."""
+
+
+Level = Literal["MUST", "MUST NOT", "SHOULD", "SHOULD NOT", "MAY"]
+"""A BCP 14 keyword (RFC 2119 and RFC 8174), in capitals."""
+
+
+class Breaks(BaseModel):
+    """An edit of the snippet that violates a rule: its proof must fail on the edited code."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    find: str = Field(min_length=1)
+    """Text that occurs exactly once in the snippet."""
+    replace: str
+    """What it becomes in the mutant."""
+
+
+class Rule(Entry):
+    """One normative requirement of a pattern, citable on its own as `#rule-<id>`."""
+
+    id: Id
+    """Permanent, like every id: the page anchor is `#rule-<id>`."""
+    level: Level
+    """`MUST`, `MUST NOT`, `SHOULD`, `SHOULD NOT` or `MAY`, with their BCP 14 meaning."""
+    text: str = Field(min_length=10, max_length=400)
+    """One sentence, quotable on its own, with the keyword in it."""
+    standard: str | None = None
+    """The standard and section it comes from, e.g. `RFC 9110 §15.5.2`."""
+    proof: str | None = Field(default=None, pattern=r"^tests/[\w/.-]+\.py::\w+$")
+    """The pytest node id of the test that proves it, e.g.
+    `tests/snippets/test_idempotency_keys.py::test_keys_are_scoped_to_the_caller`. Required
+    for MUST and MUST NOT; a SHOULD without one says in `text` why it is not tested."""
+    breaks: Breaks | None = None
+    """An edit of the snippet that breaks the rule; `make prove` checks that the proof fails
+    on it. Required wherever a one-line change to the snippet can break the rule."""
+
+
+class Alternative(Entry):
+    """One row of *When not to use it*: a situation, and what to use there instead."""
+
+    situation: str
+    """When this pattern is the wrong choice, e.g. `Clients can retry on their own`."""
+    instead: str
+    """What to use instead; may link `[text](pattern:<id>)`."""
+    why: str
+    """The trade-off, in one sentence."""
+
+
+class Elsewhere(Entry):
+    """How a well-known public API or guideline does the same thing."""
+
+    name: str
+    """E.g. `Stripe` or `Google AIP-158`."""
+    url: HttpUrl
+    """Their own documentation of it."""
+    how: str
+    """One line: what they do, and how it differs from this page's design."""
 
 
 class Pattern(Entry):
@@ -57,12 +121,24 @@ class Pattern(Entry):
     """When the content was last checked against its standards, e.g. `2026-05-04`."""
     tags: list[Id] = Field(min_length=1, max_length=4)
     """One to four topic tags."""
+    rules: list[Rule] = Field(default=[], max_length=10)
+    """The pattern's normative rules, three to ten, most important first."""
     problem: Markdown
     """Why the naive design fails, concretely."""
     solution: Markdown
     """The design, with the exchange shown as it goes over the wire (` ```http ` blocks)."""
     pitfalls: Markdown
     """A bullet list of real mistakes and what they cost."""
+    alternatives: list[Alternative] = []
+    """When not to use the pattern and what to use instead."""
+    security: Markdown | None = None
+    """What an attacker does against the pattern, and what the reference implementation does
+    about each threat, or that it leaves it out and why."""
+    at_scale: Markdown | None = None
+    """What the reference implementation simplifies and what a production version with several
+    instances changes, with the operational signals to watch."""
+    elsewhere: list[Elsewhere] = []
+    """Two to five well-known public APIs or guidelines and how they do it."""
     snippet: str = Field(pattern=r"^snippets/[a-z0-9_]+\.py$")
     """The reference implementation, `snippets/<name>.py`: shown whole, run whole by the tests."""
     requires: list[str]
