@@ -45,3 +45,9 @@ def pytest_terminal_summary(terminalreporter):
         f"problem-type recorder: {len(SENT)} responses from snippet apps, {len(errors)} errors, "
         f"{len(types)} distinct problem types, {len(FOUND)} violations"
     )
+    pending = sorted({v for v in FOUND if v.split(":")[0] in PENDING})
+    if pending:
+        terminalreporter.write_line(
+            "violations of PENDING patterns (tests/snippets/conftest.py), counted but not yet "
+            "failing; take a pattern out of PENDING once it has none:\n  " + "\n  ".join(pending)
+        )
