@@ -104,7 +104,7 @@ def create_app(budget_ms=QUERY_BUDGET_MS, wait_ms=QUEUE_WAIT_MS, slots=SEARCH_SL
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"parameter": e["loc"][-1], "detail": e["msg"]} for e in exc.errors()]
+        errors = [{"parameter": e["loc"][1], "detail": e["msg"]} for e in exc.errors()]
         return problem("invalid-request", "Fix the query parameters.", errors=errors)
 
     @app.exception_handler(HTTPException)
