@@ -116,7 +116,8 @@ db = create_db()
 
 @app.exception_handler(HTTPException)
 async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-    slug = "method-not-allowed" if exc.status_code == 405 else "not-found"
+    slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code)
+    slug = slug or "invalid-request"  # e.g. a body the framework could not parse
     return problem(slug, f"No {request.method} {request.url.path}.", exc.headers)
 
 
