@@ -45,9 +45,11 @@ def number(text: str) -> float:
     return value
 
 
-# Dates are bound in the stored form, so "20260301" compares as "2026-03-01".
-PARSERS = {"number": number, "date": lambda t: date.fromisoformat(t).isoformat()}
-PARSERS["string"] = str
+def day(text: str) -> str:  # bound as stored: "20260301" compares as "2026-03-01"
+    return date.fromisoformat(text).isoformat()
+
+
+PARSERS = {"number": number, "date": day, "string": str}
 
 
 def build_sql(params: list[tuple[str, str]]) -> tuple[str, list]:
