@@ -5,6 +5,7 @@ import json
 import time
 
 import httpx
+import jsonpointer
 import pytest
 import rich_query_parameters as snippet
 from hypothesis import given, settings
@@ -264,3 +265,22 @@ def test_all_errors_are_reported_at_once():
     r = call("GET", "/search?price_min=a&price_max=b&sort=c")
     assert r.status_code == 400
     assert [e["parameter"] for e in r.json()["errors"]] == ["price_min", "price_max", "sort"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"filter": {"price": {"gt": 10}}},
+        {"filter": {"any_of": [{"brand": {"in": []}}, {"colour": {"in": [7]}}]}},
+        {"filter": {"a/b~c": 1, "price": {"gte": "ten"}}, "sort": "random"},
+        {"facets": ["brand", "price"], "q": 5},
+        {"filter": nest(snippet.MAX_DEPTH + 2)},
+    ],
+)
+def test_every_pointer_resolves_in_the_body_with_an_independent_rfc_6901_library(body):
+    r = call("POST", "/search", json=body)
+    assert r.status_code == 400
+    for error in r.json()["errors"]:
+        # python-json-pointer, not the snippet's code, walks the pointer into the body.
+        jsonpointer.resolve_pointer(body, error["pointer"])
+        assert jsonpointer.JsonPointer(error["pointer"]).path == error["pointer"]
