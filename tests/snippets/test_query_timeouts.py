@@ -260,3 +260,29 @@ def test_unknown_path_and_wrong_method_are_problems():
     for r in (missing, wrong):
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["retryable"] is False
+
+
+def test_slots_hold_across_real_connections_under_uvicorn():
+    # A 1 s budget: every request arrives while the first two still hold the slots.
+    app = snippet.create_app(budget_ms=1000, wait_ms=50, slots=2)
+
+    async def go():
+        server, task, port = await serve(app)
+        try:
+            limits = httpx.Limits(max_connections=12)  # one TCP connection per request
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30
+            ) as c:
+                results = await asyncio.gather(*(c.get(SLOW) for _ in range(12)))
+                after = await c.get(FAST)
+        finally:
+            server.should_exit = True
+            await task
+        return results, after
+
+    results, after = asyncio.run(go())
+    types = sorted(r.json()["type"].rsplit("/", 1)[1] for r in results)
+    assert types == ["query-timeout"] * 2 + ["service-unavailable"] * 10
+    assert all(r.headers["content-type"] == "application/problem+json" for r in results)
+    assert after.status_code == 200
+    assert_all_connections_idle_and_usable(app, 2)
