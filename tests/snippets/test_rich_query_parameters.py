@@ -8,6 +8,7 @@ import httpx
 import jsonpointer
 import pytest
 import rich_query_parameters as snippet
+import uvicorn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -284,3 +285,32 @@ def test_every_pointer_resolves_in_the_body_with_an_independent_rfc_6901_library
         # python-json-pointer, not the snippet's code, walks the pointer into the body.
         jsonpointer.resolve_pointer(body, error["pointer"])
         assert jsonpointer.JsonPointer(error["pointer"]).path == error["pointer"]
+
+
+def test_an_oversized_chunked_body_is_refused_by_a_real_server():
+    async def go():
+        config = uvicorn.Config(snippet.app, host="127.0.0.1", port=0, log_level="warning")
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        async def chunks():  # no Content-Length: Transfer-Encoding: chunked
+            yield b'{"q": "'
+            for _ in range(64):
+                yield b"x" * 4096
+            yield b'"}'
+
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
+                headers = {"content-type": "application/json"}
+                r = await c.post("/search", content=chunks(), headers=headers)
+        finally:
+            server.should_exit = True
+            await task
+        return r
+
+    r = asyncio.run(go())
+    assert r.status_code == 413
+    assert r.json()["type"] == PROBLEMS + "content-too-large"
+    assert r.request.headers.get("transfer-encoding") == "chunked"
