@@ -4,6 +4,7 @@ so is one whose client hung up; only then does its connection go back to the poo
 import asyncio
 import random
 import sqlite3
+import threading
 import time
 from typing import Literal
 
@@ -59,22 +60,22 @@ class SearchPool:
                 db = await self.idle.get()
         except TimeoutError:
             raise PoolBusy from None
-        deadline = time.monotonic() + self.budget_s
+        deadline, stop = time.monotonic() + self.budget_s, threading.Event()
         work = asyncio.ensure_future(
-            asyncio.to_thread(execute, db, sql, params, deadline)
+            asyncio.to_thread(execute, db, sql, params, deadline, stop)
         )
         # The connection returns to the pool only once the thread has really stopped.
         work.add_done_callback(lambda _: self.idle.put_nowait(db))
         try:
             return await asyncio.shield(work)
         except asyncio.CancelledError:  # the client went away: stop the query now
-            db.interrupt()
+            stop.set()  # unlike db.interrupt(), also stops a statement not yet started
             raise
 
 
-def execute(db: sqlite3.Connection, sql: str, params: tuple, deadline: float) -> list:
+def execute(db: sqlite3.Connection, sql: str, params: tuple, deadline, stop) -> list:
     # SQLite calls the handler every 1000 VM steps; a true result aborts the query.
-    db.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+    db.set_progress_handler(lambda: stop.is_set() or time.monotonic() > deadline, 1000)
     try:
         return db.execute(sql, params).fetchall()
     except sqlite3.OperationalError as e:

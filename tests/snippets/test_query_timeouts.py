@@ -1,6 +1,7 @@
 """Behaviour of snippets/query_timeouts.py: deadlines that really cancel the query."""
 
 import asyncio
+import threading
 import time
 
 import httpx
@@ -31,10 +32,10 @@ def record_executions(monkeypatch, app_box: list) -> list[dict]:
     finished: list[dict] = []
     execute = snippet.execute
 
-    def recording_execute(db, sql, params, deadline):
+    def recording_execute(*args):
         outcome = "rows"
         try:
-            return execute(db, sql, params, deadline)
+            return execute(*args)
         except snippet.QueryTimeout:
             outcome = "interrupted"
             raise
@@ -72,7 +73,7 @@ def test_the_slow_query_really_needs_longer_than_the_budget():
     pool_db.executescript(snippet.DATA)
     sql = f"SELECT id FROM products ORDER BY {snippet.MENTIONS} DESC LIMIT 3"
     with pytest.raises(snippet.QueryTimeout):  # still running after 0.2 s
-        snippet.execute(pool_db, sql, (), time.monotonic() + 0.2)
+        snippet.execute(pool_db, sql, (), time.monotonic() + 0.2, threading.Event())
 
 
 def test_slow_query_is_cancelled_at_the_deadline_and_resources_released():
@@ -286,3 +287,36 @@ def test_slots_hold_across_real_connections_under_uvicorn():
     assert all(r.headers["content-type"] == "application/problem+json" for r in results)
     assert after.status_code == 200
     assert_all_connections_idle_and_usable(app, 2)
+
+
+def test_a_client_that_leaves_before_the_statement_starts_still_stops_it(monkeypatch):
+    # A loaded machine can start the worker thread late; interrupt() is a no-op then.
+    app = snippet.create_app(budget_ms=60_000)
+    finished = record_executions(monkeypatch, [app])
+    started = threading.Event()
+    recording = snippet.execute
+
+    def late_execute(*args):
+        started.wait(5)  # held until the request has been cancelled
+        time.sleep(0.05)
+        return recording(*args)
+
+    monkeypatch.setattr(snippet, "execute", late_execute)
+
+    async def go():
+        async with client_for(app) as c:
+            request = asyncio.create_task(c.get(SLOW))
+            checked_out = lambda: app.state.pool.idle.qsize() == 1  # noqa: E731
+            assert await wait_until(checked_out, within=10)
+            request.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await request
+            cancelled_at = time.monotonic()
+            started.set()  # only now may the statement begin
+            await wait_until(lambda: app.state.pool.idle.qsize() == 2, within=15)
+        return cancelled_at
+
+    cancelled_at = asyncio.run(go())
+    [run] = finished
+    assert run["how"] == "interrupted" and run["at"] - cancelled_at < 3.0
+    assert_all_connections_idle_and_usable(app, snippet.SEARCH_SLOTS)
