@@ -290,6 +290,22 @@ def test_callbacks_to_non_public_addresses_after_real_dns_are_never_connected(
     assert accepted == []
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1", "127.1.2.3", "0.0.0.0", "10.1.2.3", "172.16.0.1", "192.168.1.1",
+        "100.64.0.1", "169.254.169.254", "224.0.0.1", "::1", "::", "fe80::1", "fd00::1",
+        "ff02::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
+    ],
+)  # fmt: skip
+def test_every_non_public_range_is_refused(address):
+    async def main():
+        with pytest.raises(ValueError, match="non-public"):
+            await snippet.public_addresses(address)
+
+    asyncio.run(main())
+
+
 def test_public_addresses_refuses_a_name_with_any_private_address():
     async def main():
         with pytest.raises(ValueError, match="non-public"):
