@@ -68,8 +68,10 @@ async def bare_status(request: Request, exc: HTTPException) -> Response:
 
 
 @asynccontextmanager
-async def writer(upload: Upload):
-    """The upload's lock; a holder whose client went quiet is asked to let go."""
+async def writer(upload_id: str):
+    """The upload, locked; a holder whose client went quiet is asked to let go."""
+    if (upload := uploads.get(upload_id)) is None:
+        raise HTTPException(404)
     lock = upload.lock  # one writer per upload
     upload.release.set()
     try:
@@ -78,7 +80,9 @@ async def writer(upload: Upload):
         raise HTTPException(423) from None  # Locked: still busy, try again
     upload.release = release = asyncio.Event()
     try:
-        yield release
+        if uploads.get(upload_id) is not upload:  # terminated while this one waited
+            raise HTTPException(404)
+        yield upload, release
     finally:
         lock.release()
 
@@ -139,9 +143,7 @@ def valid_metadata(header: str) -> bool:
 
 @app.head("/files/{upload_id}")
 async def offset(upload_id: str) -> Response:
-    if (upload := uploads.get(upload_id)) is None:
-        return tus(404)
-    async with writer(upload):  # a stale PATCH lets go, so the offset is final
+    async with writer(upload_id) as (upload, _):  # a stale PATCH lets go: final offset
         meta = {"Upload_Metadata": upload.metadata} if upload.metadata else {}
         at, length = str(len(upload.data)), str(upload.length)
         return tus(200, Upload_Offset=at, Upload_Length=length,
@@ -150,14 +152,12 @@ async def offset(upload_id: str) -> Response:
 
 @app.patch("/files/{upload_id}")
 async def append(upload_id: str, request: Request) -> Response:
-    if (upload := uploads.get(upload_id)) is None:
-        return tus(404)
     if request.headers.get("Content-Type") != OCTETS:
         return tus(415)
     algorithm, _, digest = request.headers.get("Upload-Checksum", "").partition(" ")
     if algorithm and algorithm not in CHECKSUMS.split(","):
         return tus(400)
-    async with writer(upload) as release:
+    async with writer(upload_id) as (upload, release):
         at = len(upload.data)
         if request.headers.get("Upload-Offset") != str(at):
             return tus(409, Upload_Offset=str(at))
@@ -182,9 +182,7 @@ async def append(upload_id: str, request: Request) -> Response:
 
 @app.delete("/files/{upload_id}")
 async def terminate(upload_id: str) -> Response:
-    if (upload := uploads.get(upload_id)) is None:
-        return tus(404)
-    async with writer(upload):
+    async with writer(upload_id):
         del uploads[upload_id]
     return tus(204)
 

@@ -136,7 +136,8 @@ def test_patch_rules(client):
     assert ok.status_code == 204 and ok.headers["Upload-Offset"] == "4"
     behind = client.patch(url, content=b"abcd", headers={**OCTETS, "Upload-Offset": "0"})
     assert behind.status_code == 409 and behind.headers["Upload-Offset"] == "4"
-    assert client.patch("/files/nope", content=b"a", headers={**OCTETS, "Upload-Offset": "0"}).status_code == 404
+    nowhere = client.patch("/files/nope", content=b"a", headers={**OCTETS, "Upload-Offset": "0"})
+    assert nowhere.status_code == 404 and nowhere.headers["Tus-Resumable"] == "1.0.0"
     assert bytes(stored(url).data) == b"abcd"
 
 
@@ -219,6 +220,29 @@ def test_termination_deletes_the_upload(client):
     assert client.head(url, headers=TUS).status_code == 404
     assert client.patch(url, content=b"cd", headers={**OCTETS, "Upload-Offset": "2"}).status_code == 404
     assert client.delete(url, headers=TUS).status_code == 404
+
+
+def test_a_request_that_waited_while_the_upload_was_terminated_gets_404():
+    """A PATCH queued behind a DELETE must not append to the deleted upload."""
+
+    async def main():
+        snippet.uploads["u1"] = upload = snippet.Upload(4)
+        await upload.lock.acquire()  # the DELETE holds the upload
+        waiting = snippet.asyncio.create_task(enter(snippet.writer("u1")))
+        await snippet.asyncio.sleep(0.01)
+        del snippet.uploads["u1"]
+        upload.lock.release()
+        with pytest.raises(snippet.HTTPException) as refused:
+            await waiting
+        assert refused.value.status_code == 404
+        assert not upload.lock.locked()
+
+    async def enter(context):
+        async with context:
+            raise AssertionError("entered a deleted upload")
+
+    snippet.uploads.clear()
+    snippet.asyncio.run(main())
 
 
 def test_framework_errors_under_files_are_bare_tus_status_codes(client):
