@@ -48,6 +48,8 @@ def https_url(url: str) -> SplitResult:
     parts = urlsplit(url)  # ValueError for "https://[::1"
     if parts.scheme != "https" or not parts.hostname or "@" in parts.netloc:
         raise ValueError("must be an https:// URL with a host and no credentials")
+    if parts.port == 0:  # and ValueError for a port beyond 65535
+        raise ValueError("must have a valid port")
     return parts  # the host's addresses are checked when the callback is sent
 
 

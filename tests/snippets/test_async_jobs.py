@@ -217,6 +217,8 @@ def test_a_malformed_callback_never_kills_the_worker(bad, caplog):
         "https://user:pw@client.example/hooks",
         "client.example/hooks",
         "https:///hooks",
+        "https://client.example:99999/hooks",
+        "https://client.example:0/hooks",
     ],
 )
 def test_callback_must_be_an_https_url_with_a_host(url):
