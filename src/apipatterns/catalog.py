@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .model import Overview, Pattern, PatternUse, UseCase
+from .model import Overview, Pattern, PatternUse, ProblemTypes, UseCase
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class Catalog:
     """Distribution name -> the version pinned in `requirements.lock`."""
     proof_lines: dict[str, int]
     """A rule's proof (pytest node id) -> the line its test function starts on."""
+    problem_types: ProblemTypes
+    """The site's problem-type registry."""
 
     @property
     def reviewed(self) -> date:

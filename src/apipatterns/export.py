@@ -10,7 +10,7 @@ from datetime import date
 from pydantic import BaseModel, TypeAdapter
 
 from .catalog import Catalog
-from .model import Overview, Pattern, Standard, UseCase
+from .model import Overview, Pattern, ProblemTypes, Standard, UseCase
 from .render_rules import proof_url
 
 
@@ -136,9 +136,9 @@ def _schema(adapter: TypeAdapter, schema_id: str, title: str) -> str:
 
 
 def catalog_schema_json() -> str:
-    """The schema of any file of `data/`: a pattern, a use case or the overview."""
+    """The schema of any file of `data/`: a pattern, a use case, the overview or the registry."""
     return _schema(
-        TypeAdapter(Pattern | UseCase | Overview),
+        TypeAdapter(Pattern | UseCase | Overview | ProblemTypes),
         "catalog.schema.json",
         "API Patterns catalog entry",
     )

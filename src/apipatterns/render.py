@@ -4,7 +4,9 @@ from pathlib import PurePosixPath
 
 from .catalog import Catalog
 from .markdown import front_matter, long_date, resolve
+from .render_problem_types import render_problem_types
 from .render_rules import render_checklist, render_rules_index, render_rules_section
+from .standards import citation
 
 
 def render_overview(catalog: Catalog) -> str:
@@ -102,7 +104,7 @@ def _standards(catalog: Catalog, pattern_id: str) -> str:
     standards = catalog.patterns[pattern_id].standards
     if not standards:
         return ""
-    rows = "\n".join(f"- [{s.name}]({s.url}): *{s.title}*" for s in standards)
+    rows = "\n".join(citation(s) for s in standards)
     return f"## Standards\n\n{rows}\n"
 
 
@@ -161,6 +163,7 @@ def pages(catalog: Catalog) -> dict[str, str]:
         "use-cases/index.md": render_overview(catalog),
         "patterns/index.md": render_matrix(catalog),
         "rules/index.md": render_rules_index(catalog),
+        "problem-types/index.md": render_problem_types(catalog),
     }
     result |= {f"use-cases/{u}.md": render_use_case(catalog, u) for u in catalog.use_cases}
     result |= {f"patterns/{p}.md": render_pattern(catalog, p) for p in catalog.patterns}
@@ -204,6 +207,7 @@ def page_sources(catalog: Catalog) -> dict[str, str | None]:
         "use-cases/index.md": catalog.sources["overview"],
         "patterns/index.md": None,
         "rules/index.md": None,
+        "problem-types/index.md": catalog.sources["problem-types"],
     }
     sources |= {f"use-cases/{u}.md": catalog.sources[f"use-case:{u}"] for u in catalog.use_cases}
     sources |= {f"patterns/{p}.md": catalog.sources[f"pattern:{p}"] for p in catalog.patterns}

@@ -11,15 +11,19 @@ from pydantic import BaseModel, ValidationError
 from .catalog import Catalog, distribution_key
 from .load import Document, catalog_files, read_document
 from .markdown import CONSTANT, GENERATED_INDEXES, LINK
-from .model import Overview, Pattern, UseCase
+from .model import Overview, Pattern, ProblemTypes, UseCase
+from .problem_types import check_problem_types
 from .problems import CatalogError, Problem
 from .rules import check_rules, module_functions
+from .standards import check_standards
 
 KINDS: dict[str, type[BaseModel]] = {
     "overview": Overview,
     "use-cases": UseCase,
     "patterns": Pattern,
+    "problem-types": ProblemTypes,
 }
+SINGLE = {"data/overview.yml": "overview", "data/problem-types.yml": "problem-types"}
 
 
 def validate(root: Path, today: date) -> Catalog:
@@ -27,7 +31,7 @@ def validate(root: Path, today: date) -> Catalog:
     problems: list[Problem] = []
     entries: dict[str, list[tuple[BaseModel, Document]]] = {kind: [] for kind in KINDS}
     for relpath in catalog_files(root):
-        kind = "overview" if relpath.endswith("overview.yml") else relpath.split("/")[1]
+        kind = SINGLE.get(relpath) or relpath.split("/")[1]
         document, found = read_document(root, relpath)
         problems += found
         if document is not None:
@@ -35,14 +39,19 @@ def validate(root: Path, today: date) -> Catalog:
             problems += found
             if entry is not None:
                 entries[kind].append((entry, document))
-    if not entries["overview"]:
-        raise CatalogError(problems or [Problem("data/overview.yml", 1, "file", "missing")])
+    for relpath, kind in SINGLE.items():
+        if not entries[kind] and not any(p.path == relpath for p in problems):
+            problems.append(Problem(relpath, 1, "file", "missing; the catalog needs this file"))
+    if not all(entries[kind] for kind in SINGLE.values()):
+        raise CatalogError(problems)
     pins = _pins(root / "requirements.lock")
     snippets: dict[str, tuple[str, dict]] = {}  # pattern id -> (source, literal constants)
     tests: dict[str, dict | None] = {}  # test file -> its test functions and their lines
     ids = {"pattern": _ids(root, "patterns"), "use-case": _ids(root, "use-cases")}
     problems += _check_entries(root, entries, today, ids)
     problems += _check_references(entries, ids)
+    for registry, document in entries["problem-types"]:
+        problems += check_problem_types(registry, document, ids["pattern"])
     for pattern, document in entries["patterns"]:
         problems += _check_snippet(root, pattern, document, pins, snippets)
         if pattern.id in snippets:
@@ -139,6 +148,8 @@ def _check_entries(root: Path, entries: dict, today: date, ids: dict) -> Iterato
                 )
         for entry, document in entries[kind]:
             yield from _check_markdown(root, entry, document, ids)
+            if kind == "patterns":
+                yield from check_standards(entry, document, today)
     for entry, document in entries["overview"]:
         yield from _check_markdown(root, entry, document, ids)
 
@@ -300,7 +311,7 @@ def _assemble(entries: dict, snippets: dict, pins: dict, proof_lines: dict) -> C
     patterns = {p.id: p for p, _ in entries["patterns"]}
     first_use = [use.pattern for u in ordered.values() for use in u.patterns]
     order = list(dict.fromkeys(first_use)) + sorted(set(patterns) - set(first_use))
-    sources = {"overview": overview_doc.path}
+    sources = {"overview": overview_doc.path, "problem-types": "data/problem-types.yml"}
     for kind, prefix in (("use-cases", "use-case"), ("patterns", "pattern")):
         sources |= {f"{prefix}:{e.id}": d.path for e, d in entries[kind]}
     return Catalog(
@@ -312,4 +323,5 @@ def _assemble(entries: dict, snippets: dict, pins: dict, proof_lines: dict) -> C
         constants={p: constants for p, (_, constants) in snippets.items()},
         pins=pins,
         proof_lines=proof_lines,
+        problem_types=entries["problem-types"][0][0],
     )

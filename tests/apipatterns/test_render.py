@@ -99,6 +99,7 @@ def test_pages_cover_every_entry(catalog: Catalog):
         "patterns/batch-caps.md",
         "patterns/index.md",
         "patterns/retry-safety.md",
+        "problem-types/index.md",
         "rules/index.md",
         "use-cases/index.md",
         "use-cases/ledgers.md",
