@@ -12,10 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 PROBLEM = {
-    "type": "https://api.example.com/problems/invalid-cursor",
-    "title": "Invalid cursor",
+    "type": "https://api.example.com/problems/invalid-request",
+    "title": "Invalid request",
     "status": 400,
-    "detail": "Use the cursor exactly as returned, or start again without one.",
+    "detail": "Use the cursor exactly as returned, with the same query.",
+    "retryable": False,
+    "parameter": "cursor",
 }
 
 
@@ -162,8 +164,8 @@ def first_cursor(app, path="/items", params=None):
 def test_cursor_is_base64url_without_padding_and_round_trips(app):
     cursor = first_cursor(app)
     assert set(cursor) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-    assert cursor == signed(b'["items",2,4]')
-    assert snippet.decode_cursor("items", cursor) == [2, 4]
+    assert cursor == signed(b'["/items?",2,4]')
+    assert snippet.decode_cursor("/items?", cursor) == [2, 4]
 
 
 def tampered_variants(cursor):
@@ -186,7 +188,7 @@ def tampered_variants(cursor):
 
 @pytest.mark.parametrize(
     "variant",
-    list(tampered_variants(signed(b'["items",2,4]'))),
+    list(tampered_variants(signed(b'["/items?",2,4]'))),
 )
 def test_tampered_cursor_is_a_400_problem(app, variant):
     forged = tampered_variants(first_cursor(app))[variant]
@@ -206,7 +208,7 @@ def test_a_cursor_from_another_endpoint_or_query_is_rejected(app):
 
 def test_search_cursor_carries_score_and_id_of_the_last_row(app):
     r = call(app, "/search", {"q": "red", "limit": 3})
-    score, last_id = snippet.decode_cursor("search:red", r.json()["next"])
+    score, last_id = snippet.decode_cursor("/search?q=red#g1", r.json()["next"])
     assert (score, last_id) == (0.5, 2)
     assert score == snippet.relevance("red 2", "red")
     assert [item["id"] for item in r.json()["data"]] == [0, 1, 2]
@@ -221,12 +223,128 @@ def test_link_header_points_at_the_next_page_and_the_last_page_has_none(app):
     assert r.headers["link"] == f'</items?limit=20&cursor={cursor}>; rel="next"'
     assert walk(snippet.Store(), "/items", {}) == []
     ids = walk(make_store([(i, i, "x") for i in range(40)]), "/items", {"limit": 20})
-    assert ids == list(range(40))  # exactly two pages, no empty third page
+    assert ids == list(range(40))
+    forty = snippet.create_app(make_store([(i, i, "x") for i in range(40)]))
+    cursor = call(forty, "/items", {"limit": 20}).json()["next"]
+    second = call(forty, "/items", {"limit": 20, "cursor": cursor})
+    assert len(second.json()["data"]) == 20
+    assert second.json()["next"] is None and "link" not in second.headers  # no empty third page
 
 
-@pytest.mark.parametrize("limit", [0, 101, -1])
-def test_page_size_outside_the_documented_range_is_rejected(app, limit):
-    assert call(app, "/items", {"limit": limit}).status_code == 422
+@pytest.mark.parametrize("limit", [0, 101, -1, "abc", "1.5", "\u00b2", ""])
+def test_page_size_outside_the_documented_range_is_a_400_naming_limit(app, limit):
+    r = call(app, "/items", {"limit": limit})
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == "https://api.example.com/problems/invalid-request"
+    assert r.json()["parameter"] == "limit" and r.json()["retryable"] is False
+
+
+def test_the_largest_page_is_accepted(app):
+    assert call(app, "/items", {"limit": snippet.MAX_PAGE_SIZE}).status_code == 200
+
+
+def test_a_malformed_filter_or_a_missing_query_is_a_400_naming_it(app):
+    r = call(app, "/items", {"min_created": "soon"})
+    assert r.status_code == 400 and r.json()["parameter"] == "min_created"
+    r = call(app, "/search", {})
+    assert r.status_code == 400 and r.json()["parameter"] == "q"
+
+
+def test_unknown_paths_and_methods_are_problems(app):
+    r = call(app, "/nowhere", {})
+    assert r.status_code == 404 and r.json()["type"].endswith("/not-found")
+
+    async def go():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
+            return await c.post("/items")
+
+    r = asyncio.run(go())
+    assert r.status_code == 405 and r.json()["type"].endswith("/method-not-allowed")
+
+
+def test_a_cursor_is_bound_to_the_filters_that_produced_it(app):
+    cursor = call(app, "/items", {"limit": 3, "min_created": 5}).json()["next"]
+    assert call(app, "/items", {"cursor": cursor, "min_created": 5}).status_code == 200
+    for other in ({"min_created": 0}, {}, {"min_created": 5, "extra": "x"}):
+        r = call(app, "/items", {"cursor": cursor} | other)
+        assert r.status_code == 400 and r.json() == PROBLEM, other
+    # the page size is not part of the query: a client may change it between pages
+    assert call(app, "/items", {"cursor": cursor, "min_created": 5, "limit": 7}).status_code == 200
+
+
+def test_filtered_paging_returns_exactly_the_matching_rows():
+    store = make_store([(i, i % 7, f"item {i}") for i in range(60)])
+    ids = walk(store, "/items", {"limit": 4, "min_created": 4})
+    assert sorted(ids) == sorted(i for i in range(60) if i % 7 >= 4)
+    assert len(ids) == len(set(ids))
+
+
+def test_search_cursors_die_when_the_index_generation_changes(app):
+    """Scores that change under a cursor (new IDF statistics, a new ranking model) would
+    skip or repeat rows; the generation in the scope turns that into a clean 400."""
+    store = make_store([(i, i // 2, f"red {i}") for i in range(50)])
+    search_app = snippet.create_app(store)
+    cursor = first_cursor(search_app, "/search", {"q": "red"})
+    assert call(search_app, "/search", {"q": "red", "cursor": cursor}).status_code == 200
+    store.generation += 1  # re-indexed: every score may have moved
+    r = call(search_app, "/search", {"q": "red", "cursor": cursor})
+    assert r.status_code == 400 and r.json() == PROBLEM
+
+
+def test_search_pages_score_every_row_as_the_page_says():
+    """The honest cost: the search path is not an index seek. Every page reads the whole
+    table to compute relevance; only the collection path seeks."""
+    store = make_store([(i, i, "red" if i % 2 else "blue") for i in range(500)])
+    assert snippet.rows_examined(store, store.search, "red", None, 10) == 500
+    after = [1.0, 101]
+    assert snippet.rows_examined(store, store.search, "red", after, 10) == 500
+    assert snippet.rows_examined(store, store.keyset, [100, 100], 10) <= 11
+
+
+# ---- the client half ------------------------------------------------------------
+
+
+def test_the_client_walks_until_there_is_no_next_cursor():
+    store = make_store([(i, i // 3, f"item {i}") for i in range(250)])
+
+    async def go():
+        transport = httpx.ASGITransport(app=snippet.create_app(store))
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
+            return await snippet.walk(c, "/items", {"limit": 40})
+
+    assert [item["id"] for item in asyncio.run(go())] == list(range(250))
+
+
+def test_the_client_does_not_stop_at_a_short_page():
+    """A page may hold fewer items than `limit` while more exist (here the server trims
+    a page); only a missing `next` ends the walk."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        pages = {"": ([1, 2], "a"), "a": ([], "b"), "b": ([3], None)}
+        data, nxt = pages[request.url.params.get("cursor", "")]
+        return httpx.Response(200, json={"data": [{"id": i} for i in data], "next": nxt})
+
+    async def go():
+        transport = httpx.MockTransport(handler)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
+            return await snippet.walk(c, "/items", {"limit": 2})
+
+    assert [item["id"] for item in asyncio.run(go())] == [1, 2, 3]
+
+
+def test_the_client_stops_on_an_error_instead_of_looping():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"type": "x", "retryable": False})
+
+    async def go():
+        transport = httpx.MockTransport(handler)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
+            return await snippet.walk(c, "/items", {})
+
+    with pytest.raises(httpx.HTTPStatusError):
+        asyncio.run(go())
 
 
 # ---- the cost of OFFSET, measured in rows examined ------------------------------
@@ -249,18 +367,25 @@ def test_keyset_overhead_is_only_the_ties_at_the_cursor(last_id, examined):
     assert snippet.rows_examined(store, store.keyset, [500, last_id], 20) == examined
 
 
+def plan_of(store, query, *args) -> list[str]:
+    """The query plan of the SQL the snippet itself ran (captured, then explained)."""
+    statements = []
+    store.db.set_trace_callback(statements.append)
+    try:
+        query(*args)
+    finally:
+        store.db.set_trace_callback(None)
+    (sql,) = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    return [row[3] for row in store.db.execute("EXPLAIN QUERY PLAN " + sql)]
+
+
 def test_query_plans_seek_the_index_for_keyset_and_scan_for_offset():
     store = make_store([(i, i, "x") for i in range(100)])
-    plan = lambda sql, args: store.db.execute(  # noqa: E731
-        "EXPLAIN QUERY PLAN " + sql, args
-    ).fetchall()[0][3]
-    keyset_sql = (
-        "SELECT created, id, title FROM items WHERE (created, id) > (?, ?) "
-        "ORDER BY created, id LIMIT ?"
-    )
-    assert plan(keyset_sql, [5, 5, 20]) == "SEARCH items USING INDEX by_created (created>?)"
-    offset_sql = "SELECT created, id, title FROM items ORDER BY created, id LIMIT ? OFFSET ?"
-    assert plan(offset_sql, [20, 50]) == "SCAN items USING INDEX by_created"
+    seek = "SEARCH items USING INDEX by_created (created>?)"
+    assert plan_of(store, store.keyset, [5, 5], 20) == [seek]
+    assert plan_of(store, store.keyset, [5, 5], 20, 3)[0].startswith("SEARCH items USING")
+    assert plan_of(store, store.offset, 50, 20) == ["SCAN items USING INDEX by_created"]
+    assert plan_of(store, store.search, "x", [1.0, 0], 20)[0].startswith("SCAN items")
 
 
 def test_demo_numbers_are_what_the_page_table_states():
