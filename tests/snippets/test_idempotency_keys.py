@@ -122,6 +122,8 @@ async def test_a_timeout_after_the_charge_was_sent_never_releases_the_key():
         assert lost.json()["type"] == PROBLEMS + "gateway-timeout"
         assert lost.json()["retryable"] is True
         assert lost.headers["retry-after"] == "1"
+        changed = await post(client, body={**BODY, "amount": 900})  # the key is still held
+        assert changed.status_code == 422
         retried = await post(client)
         again = await post(client)
     assert retried.status_code == again.status_code == 201
