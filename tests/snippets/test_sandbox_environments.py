@@ -281,3 +281,13 @@ def test_each_store_only_reflects_its_own_modes_operations(ops):
             assert stored == model[mode]
 
     run(scenario)
+
+
+def test_ids_are_unique_across_modes():
+    async def scenario(c, keys, stores):
+        live_id = await create(c, keys["live"], "a@x")
+        test_id = await create(c, keys["test"], "b@x")
+        assert live_id != test_id
+        assert not set(stores["live"].customers) & set(stores["test"].customers)
+
+    run(scenario)
