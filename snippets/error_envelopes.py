@@ -110,6 +110,9 @@ async def create_charge(
         detail = "The card issuer declined the payment."
         extra = {"decline_code": "stolen_card", "decline_category": "hard"}
         return problem(request, "card-declined", detail, **extra)
+    if charge.source == "tok_authenticationRequired":  # SCA: the customer must act
+        extra = {"decline_code": "authentication_required", "decline_category": "sca"}
+        return problem(request, "card-declined", "Complete 3-D Secure.", **extra)
     if charge.source == "tok_processorDown":  # refused before sending: nothing charged
         return problem(request, "service-unavailable", "Nothing was charged.")
     if charge.source == "tok_gatewayTimeout":  # sent, no answer: outcome unknown

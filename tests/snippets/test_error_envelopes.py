@@ -89,6 +89,14 @@ async def test_card_declined_is_a_final_problem():
     assert snippet.decide(declined, NOW) == ("final", 0.0)
 
 
+async def test_a_charge_that_needs_strong_customer_authentication_is_final():
+    sca = await charge({"amount": 500, "source": "tok_authenticationRequired"})
+    assert sca.status_code == 402
+    body = sca.json()
+    assert (body["decline_code"], body["decline_category"]) == ("authentication_required", "sca")
+    assert snippet.decide(sca, NOW) == ("final", 0.0)
+
+
 async def test_a_gateway_timeout_is_a_504_whose_outcome_is_unknown():
     timeout = await charge({"amount": 500, "source": "tok_gatewayTimeout"})
     assert timeout.status_code == 504
