@@ -1,5 +1,6 @@
 """Problem details: media type, exact bodies, and a client that decides from fields alone."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import error_envelopes as snippet
 import httpx
 import pytest
+import uvicorn
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,9 +21,9 @@ KEY = {"Idempotency-Key": '"8e03978e-40d5-43e8-bc93-6894a57f9324"'}
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 REGISTRY = {
     t["slug"]: t
-    for t in yaml.safe_load(
-        (Path(__file__).parents[2] / "data" / "problem-types.yml").read_text()
-    )["types"]
+    for t in yaml.safe_load((Path(__file__).parents[2] / "data" / "problem-types.yml").read_text())[
+        "types"
+    ]
 }
 
 
@@ -276,3 +278,24 @@ def test_http_dates_agree_with_werkzeug(offset):
     value = format_datetime(when, usegmt=True)
     independent = max(0.0, (parse_date(value) - NOW).total_seconds())
     assert snippet.decide(retryable(**{"retry-after": value}), NOW) == ("retry", independent)
+
+
+async def test_a_real_server_sends_the_500_as_a_problem_over_the_socket():
+    config = uvicorn.Config(snippet.app, host="127.0.0.1", port=0, log_level="critical")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            crashed = await client.get("/test-only/boom")
+            after = await client.get("/v2/unknown")  # the server survived the exception
+    finally:
+        server.should_exit = True
+        await serving
+    assert crashed.status_code == 500
+    assert crashed.headers["content-type"] == PROBLEM
+    assert crashed.json()["type"] == PROBLEMS + "internal-error"
+    assert "db01" not in crashed.text
+    assert after.status_code == 404 and after.headers["content-type"] == PROBLEM
