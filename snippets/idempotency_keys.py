@@ -40,6 +40,11 @@ def problem(slug: str, detail: str, headers=None, **extensions) -> JSONResponse:
     return JSONResponse(body, status, headers=headers, media_type=PROBLEM_JSON)
 
 
+def pointer(path) -> str:
+    """An RFC 6901 JSON Pointer into the body: `~` becomes `~0` and `/` becomes `~1`."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
 class Problem(Exception):
     def __init__(self, slug: str, detail: str, headers=None, **extensions):
         self.response = problem(slug, detail, headers, **extensions)
@@ -58,8 +63,7 @@ def parse(body: bytes) -> Charge:
         return Charge.model_validate_json(body)
     except ValidationError as error:
         errors = [
-            {"pointer": "".join(f"/{p}" for p in e["loc"]), "detail": e["msg"]}
-            for e in error.errors()
+            {"pointer": pointer(e["loc"]), "detail": e["msg"]} for e in error.errors()
         ]
         raise Problem("invalid-request", "See errors.", errors=errors) from None
 

@@ -38,6 +38,11 @@ def problem(slug: str, detail: str, headers=None, **extensions) -> JSONResponse:
     return JSONResponse(body, status, headers=headers, media_type=PROBLEM_JSON)
 
 
+def pointer(path) -> str:
+    """An RFC 6901 JSON Pointer into the body: `~` becomes `~0` and `/` becomes `~1`."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
 class Problem(Exception):
     def __init__(self, slug: str, detail: str, headers=None, **extensions):
         self.response = problem(slug, detail, headers, **extensions)
@@ -92,7 +97,8 @@ def create_app(live_mailer) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError):
         errors = [
-            {"pointer": "".join(f"/{p}" for p in e["loc"][1:]), "detail": e["msg"]}
+            {"pointer": pointer(e["loc"][1:] if e["type"] != "json_invalid" else ())}
+            | {"detail": e["msg"]}
             for e in error.errors()
         ]
         return problem("invalid-request", "See errors.", errors=errors)

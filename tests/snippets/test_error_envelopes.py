@@ -7,6 +7,7 @@ from pathlib import Path
 
 import error_envelopes as snippet
 import httpx
+import jsonpointer
 import pytest
 import uvicorn
 import yaml
@@ -135,6 +136,8 @@ async def test_validation_errors_use_plain_json_pointers():
 async def test_pointer_tokens_are_escaped():
     invalid = await charge({"amount": 1, "source": "tok_visa", "a/b~c": 1})
     assert [e["pointer"] for e in invalid.json()["errors"]] == ["/a~1b~0c"]
+    body = {"amount": 1, "source": "tok_visa", "a/b~c": 1}
+    assert jsonpointer.resolve_pointer(body, "/a~1b~0c") == 1  # an independent reading
     nested = {"type": "int_parsing", "loc": ("body", "items", 3, "x/y"), "msg": ""}
     assert snippet.locate(nested) == {"pointer": "/items/3/x~1y"}
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import error_envelopes
 import httpx
 import idempotency_keys as snippet
+import jsonpointer
 import pytest
 import uvicorn
 import yaml
@@ -451,3 +452,13 @@ def test_problem_types_agree_with_the_registry():
         entry = registry[slug]
         assert (entry["status"], entry["title"], entry["retryable"]) == (status, title, retryable)
         assert "idempotency-keys" in entry["patterns"], slug
+
+
+async def test_pointers_resolve_in_the_request_body_with_an_independent_implementation():
+    body = {"amount": "500", "currency": "EUR", "source": "tok_visa", "a/b~c": 1}
+    async with client_for(app_with(Processor())) as client:
+        invalid = await post(client, body=body)
+    pointers = sorted(e["pointer"] for e in invalid.json()["errors"])
+    assert pointers == ["/amount", "/a~1b~0c", "/currency"]
+    for p in pointers:
+        assert jsonpointer.resolve_pointer(body, p) == body[jsonpointer.JsonPointer(p).parts[0]]

@@ -5,6 +5,7 @@ import hashlib
 from pathlib import Path
 
 import httpx
+import jsonpointer
 import pytest
 import sandbox_environments as snippet
 import yaml
@@ -289,5 +290,15 @@ def test_ids_are_unique_across_modes():
         test_id = await create(c, keys["test"], "b@x")
         assert live_id != test_id
         assert not set(stores["live"].customers) & set(stores["test"].customers)
+
+    run(scenario)
+
+
+def test_pointers_are_escaped_and_resolve_in_the_body():
+    async def scenario(c, keys, stores):
+        body = {"email": "a@x", "m/o~de": "live"}
+        response = await c.post("/customers", json=body, headers=keys["test"])
+        assert [e["pointer"] for e in response.json()["errors"]] == ["/m~1o~0de"]
+        assert jsonpointer.resolve_pointer(body, "/m~1o~0de") == "live"
 
     run(scenario)
