@@ -134,7 +134,8 @@ def create_app(gateway, api_keys: dict[str, str], clock=time.monotonic, store=No
             outcome = await gateway(charge, downstream_key)
         except (httpx.ConnectError, httpx.ConnectTimeout):
             del store[scope]  # provably never sent: nothing happened, free the key
-            raise Problem("service-unavailable", "Nothing charged.") from None
+            wait = {"Retry-After": "1"}
+            raise Problem("service-unavailable", "Nothing charged.", wait) from None
         except Exception as error:
             store[scope]["lease"] = clock()  # maybe sent: keep the key for a retry
             if isinstance(error, httpx.TimeoutException):

@@ -154,6 +154,7 @@ async def test_a_connection_refused_before_sending_releases_the_key():
     assert refused.status_code == 503
     assert refused.json()["type"] == PROBLEMS + "service-unavailable"
     assert refused.json()["retryable"] is True
+    assert refused.headers["retry-after"] == "1"
     assert retried.status_code == 201
     assert processor.charges == 1
 
