@@ -556,3 +556,47 @@ def test_only_the_matching_verifier_redeems_a_code(verifier):
         assert (await exchange(c, code, verifier=verifier)).status_code == 200
 
     run(scenario)
+
+
+# --- a real server, many connections ------------------------------------------------------
+
+
+@pytest.fixture
+def live_server():
+    """The provider in uvicorn on 127.0.0.1, port 0, in a background thread."""
+    import threading
+    import time
+
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(snippet.create_app(), host="127.0.0.1", port=0, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_one_code_raced_over_twenty_connections_yields_one_token(live_server):
+    async def go():
+        async with httpx.AsyncClient(base_url=live_server) as c:
+            code = code_of(await authorize(c))
+            clients = [httpx.AsyncClient(base_url=live_server) for _ in range(20)]
+            try:  # one connection per racer: the server sees twenty parallel requests
+                return await asyncio.gather(*(exchange(each, code) for each in clients))
+            finally:
+                await asyncio.gather(*(each.aclose() for each in clients))
+
+    responses = asyncio.run(go())
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [400] * 19
+    for response in responses:
+        if response.status_code == 400:
+            assert response.json() == {"error": "invalid_grant"}

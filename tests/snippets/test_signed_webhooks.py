@@ -1,5 +1,6 @@
 """Standard Webhooks receiver and sender: attacks, rotation, interoperability, retries."""
 
+import asyncio
 import base64
 import hashlib
 import random
@@ -718,3 +719,46 @@ def test_the_pages_rotation_and_v1a_examples_are_what_the_code_signs():
     public = "whpk_2g4V8w+kFRsKVAbcmjz8g16KNejvkMeh34JcteDPCRY="
     headers = headers_for(private, "msg_2Lh9KpA3", NOW, body)
     assert accepted([public], headers, body)
+
+
+@pytest.mark.anyio
+async def test_concurrent_duplicate_deliveries_are_processed_once():
+    app = snippet.create_receiver([NEW_SECRET], clock=lambda: NOW)
+    async with receiver_client(app) as client:
+        responses = await asyncio.gather(
+            *(client.post("/webhooks", content=BODY, headers=headers_for(NEW_SECRET))
+              for _ in range(50))
+        )  # fmt: skip
+    assert {r.status_code for r in responses} == {200}
+    assert list(app.state.processed) == ["msg_1"]
+
+
+@pytest.mark.anyio
+async def test_a_receiver_that_never_answers_times_out_over_a_real_socket(monkeypatch):
+    """The timeout is a real one: a TCP server on 127.0.0.1 that accepts and stays silent."""
+    accepted_connections = []
+
+    async def silent(reader, writer):
+        accepted_connections.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(snippet, "TIMEOUT_SECONDS", 0.3)
+    # The address check would refuse loopback; for this test only, let it through.
+    monkeypatch.setattr(snippet, "public_address", lambda url, resolve: "127.0.0.1")
+    now = [float(NOW)]
+    async with httpx.AsyncClient() as client:
+        sender = snippet.Sender(
+            f"https://shop.example:{port}/webhooks", [NEW_SECRET], client, Ceiling(),
+            lambda: now[0], wait_on(now), lambda host: [PUBLIC_IP],
+        )  # fmt: skip
+        started = time.monotonic()
+        response = await sender.attempt("msg_1", BODY)
+        elapsed = time.monotonic() - started
+    server.close()
+    for writer in accepted_connections:
+        writer.close()
+    await server.wait_closed()
+    assert response is None  # a failed attempt, not an exception
+    assert accepted_connections  # the connection was made, then nothing came back
+    assert 0.25 < elapsed < 5
