@@ -12,10 +12,10 @@ FOUND: list[str] = []
 PENDING: set[str] = {
     "api-key-registration", "async-jobs", "batch-size-limits", "compact-responses",
     "cursor-pagination", "documented-sort-and-filter", "error-envelopes", "freshness-contract",
-    "grpc-or-rest", "http-caching", "idempotency-keys", "oauth-delegated-access",
+    "grpc-or-rest", "http-caching", "idempotency-keys",
     "per-item-status", "query-timeouts", "rate-limiting", "refresh-tokens", "resumable-uploads",
     "rich-query-parameters", "sandbox-environments", "screen-shaped-responses",
-    "signed-webhooks", "test-and-live-keys", "versioning-and-deprecation",
+    "test-and-live-keys",
 }  # fmt: skip
 
 
