@@ -1,7 +1,8 @@
-"""Search filters, sorts and facets as validated query parameters, or as a JSON filter
-in a POST body; any invalid input is a 400 problem naming the parameter or field."""
+"""Search filters, sorts and facets as validated query parameters, or as a bounded JSON
+filter in a POST body; invalid input is a 400 problem naming the parameter or field."""
 
 import asyncio
+import json
 from collections import Counter
 from typing import Annotated, Literal
 
@@ -9,8 +10,17 @@ import httpx
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.exceptions import HTTPException
 
+PROBLEM_JSON = "application/problem+json"
+PROBLEMS = "https://api.example.com/problems/"
+TYPES = {  # slug: (status, title, retryable), as in the site's problem-type registry
+    "invalid-request": (400, "Invalid request", False),
+    "not-found": (404, "Not found", False),
+    "method-not-allowed": (405, "Method not allowed", False),
+    "content-too-large": (413, "Content too large", False),
+}
 PRODUCTS = [
     {"id": 1, "name": "trail shoe", "brand": "acme", "colour": "red", "price": 90},
     {"id": 2, "name": "road shoe", "brand": "acme", "colour": "blue", "price": 120},
@@ -19,6 +29,9 @@ PRODUCTS = [
 ]
 MAX_TERMS = 500  # values in one "in" list
 MAX_ALTERNATIVES = 20  # entries in one any_of
+MAX_DEPTH = 3  # filters nested in any_of, counting the top one
+MAX_NODES = 50  # filter objects in one body: the cost is products x nodes
+MAX_BODY_BYTES = 65536
 Sort = Literal["relevance", "price", "-price", "name", "-name"]
 Facet = Literal["brand", "colour"]
 STRICT = ConfigDict(extra="forbid", populate_by_name=True)
@@ -54,8 +67,8 @@ class SearchBody(BaseModel):  # POST /search: the filter as a JSON document
 class SearchQuery(BaseModel):  # GET /search: the same search as query parameters
     model_config = STRICT
     q: str = Field("", max_length=200)
-    brand: list[str] = Field([], alias="filter[brand]")
-    colour: list[str] = Field([], alias="filter[colour]")
+    brand: list[str] = Field([], alias="filter[brand]", max_length=MAX_TERMS)
+    colour: list[str] = Field([], alias="filter[colour]", max_length=MAX_TERMS)
     price_min: float | None = Field(None, ge=0)
     price_max: float | None = Field(None, ge=0)
     sort: Sort = "relevance"
@@ -76,55 +89,70 @@ class SearchQuery(BaseModel):  # GET /search: the same search as query parameter
 
 
 def matches(p: dict, f: Filter) -> bool:
-    for name in ("brand", "colour"):
-        terms = getattr(f, name)
-        if terms and p[name] not in terms.in_:
-            return False
-    if f.price and f.price.gte is not None and p["price"] < f.price.gte:
-        return False
-    if f.price and f.price.lte is not None and p["price"] > f.price.lte:
-        return False
-    return not f.any_of or any(matches(p, alt) for alt in f.any_of)
+    pairs = [("brand", f.brand), ("colour", f.colour)]
+    terms = all(not t or p[name] in t.in_ for name, t in pairs)
+    r, price = f.price or Range(), p["price"]
+    priced = (r.gte is None or price >= r.gte) and (r.lte is None or price <= r.lte)
+    return terms and priced and (not f.any_of or any(matches(p, a) for a in f.any_of))
+
+
+def nested(node, at: str = "/filter", depth: int = 1):
+    """Each filter object's JSON Pointer and depth, never deeper than MAX_DEPTH + 1."""
+    if isinstance(node, dict) and depth <= MAX_DEPTH + 1:
+        yield at, depth
+        alts = node.get("any_of")
+        for i, alt in enumerate(alts if isinstance(alts, list) else []):
+            yield from nested(alt, f"{at}/any_of/{i}", depth + 1)
 
 
 def search(body: SearchBody) -> dict:
     words = body.q.split()
     scored = [(sum(w in p["name"].split() for w in words), p) for p in PRODUCTS]
     hits = [(s, p) for s, p in scored if (s or not words) and matches(p, body.filter)]
-    if body.sort == "relevance":
-        hits.sort(key=lambda h: (-h[0], h[1]["id"]))
-    else:
-        hits.sort(
-            key=lambda h: h[1][body.sort.lstrip("-")], reverse=body.sort[0] == "-"
-        )
-    facets = {f: dict(Counter(p[f] for _, p in hits)) for f in body.facets}
+    field = body.sort.lstrip("-")
+    by_field = lambda h: h[1][field]  # noqa: E731
+    rank = (lambda h: (-h[0], h[1]["id"])) if field == "relevance" else by_field
+    hits.sort(key=rank, reverse=body.sort.startswith("-"))
+    facets = {}  # disjunctive: a facet counts as if its own top-level filter were unset
+    for f in body.facets:
+        others = body.filter.model_copy(update={f: None})
+        found = [p for s, p in scored if (s or not words) and matches(p, others)]
+        facets[f] = dict(Counter(p[f] for p in found))
     return {"data": [p["id"] for _, p in hits], "facets": facets}
+
+
+def problem(slug: str, detail: str, headers=None, **extensions) -> JSONResponse:
+    status, title, retryable = TYPES[slug]
+    body = {"type": PROBLEMS + slug, "title": title, "status": status, "detail": detail}
+    body |= {"retryable": retryable, **extensions}
+    return JSONResponse(body, status, headers, media_type=PROBLEM_JSON)
+
+
+def invalid(errors: list[dict]) -> JSONResponse:
+    names = ", ".join(e.get("parameter", e.get("pointer")) or "(body)" for e in errors)
+    return problem("invalid-request", f"Fix these and retry: {names}", errors=errors)
+
+
+def pointer(path) -> str:  # RFC 6901: "~" is written "~0" and "/" is "~1"
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
 app = FastAPI()
 
 
 @app.exception_handler(RequestValidationError)
-async def invalid_search(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = []
-    for e in exc.errors():
-        where, *path = e["loc"]
-        if where == "query":
-            errors.append({"parameter": path[0], "detail": e["msg"]})
-        else:  # RFC 9457 section 3 style: a JSON Pointer into the request body
-            pointer = (
-                "#" if e["type"] == "json_invalid" else "#/" + "/".join(map(str, path))
-            )
-            errors.append({"pointer": pointer, "detail": e["msg"]})
-    names = ", ".join(x.get("parameter") or x["pointer"] for x in errors)
-    problem = {
-        "type": "https://api.example.com/problems/invalid-search",
-        "title": "Invalid search request",
-        "status": 400,
-        "detail": f"Fix these and retry: {names}",
-        "errors": errors,
-    }
-    return JSONResponse(problem, status_code=400, media_type="application/problem+json")
+async def invalid_query(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [{"parameter": e["loc"][1], "detail": e["msg"]} for e in exc.errors()]
+    return invalid(errors)
+
+
+@app.exception_handler(HTTPException)
+async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    if exc.status_code != 405:
+        return problem("not-found", f"No {request.method} {request.url.path}.")
+    here = [r for r in app.routes if getattr(r, "path", "") == request.url.path]
+    allow = ", ".join(sorted({m for r in here for m in r.methods}))  # every route's
+    return problem("method-not-allowed", f"Use {allow}.", {"Allow": allow})
 
 
 @app.get("/search")
@@ -133,8 +161,26 @@ async def search_get(params: Annotated[SearchQuery, Query()]) -> dict:
 
 
 @app.post("/search")
-async def search_post(body: SearchBody) -> dict:
-    return search(body)
+async def search_post(request: Request):
+    raw = b""
+    async for chunk in request.stream():  # counted as it arrives, not by Content-Length
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            return problem("content-too-large", f"Send at most {MAX_BODY_BYTES} bytes.")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or too deep to parse
+        return invalid([{"pointer": "", "detail": "The body is not a JSON document."}])
+    top = doc.get("filter") if isinstance(doc, dict) else None
+    for count, (at, depth) in enumerate(nested(top), 1):
+        if depth > MAX_DEPTH or count > MAX_NODES:
+            limit = f"Use at most {MAX_NODES} filters, nested at most {MAX_DEPTH} deep."
+            return invalid([{"pointer": at, "detail": limit}])
+    try:
+        return search(SearchBody.model_validate(doc))
+    except ValidationError as e:
+        errors = e.errors()
+    return invalid([{"pointer": pointer(x["loc"]), "detail": x["msg"]} for x in errors])
 
 
 async def demo() -> None:
@@ -161,7 +207,7 @@ async def demo() -> None:
             #> filter[size] - Extra inputs are not permitted
         r = await client.post("/search", json={"filter": {"price": {"gt": 10}}})
         print(r.json()["detail"])
-        #> Fix these and retry: #/filter/price/gt
+        #> Fix these and retry: /filter/price/gt
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ class Catalog:
     """A rule's proof (pytest node id) -> the line its test function starts on."""
     problem_types: ProblemTypes
     """The site's problem-type registry."""
+    test_files: dict[str, list[str]]
+    """Pattern id -> the behaviour test files of its snippet, `tests/snippets/test_<name>*.py`."""
 
     @property
     def reviewed(self) -> date:

@@ -4,6 +4,12 @@ from pathlib import PurePosixPath
 
 from .catalog import Catalog
 from .markdown import front_matter, long_date, resolve
+from .render_decisions import (
+    render_alternatives,
+    render_at_scale,
+    render_elsewhere,
+    render_security,
+)
 from .render_problem_types import render_problem_types
 from .render_rules import render_checklist, render_rules_index, render_rules_section
 from .standards import citation
@@ -69,7 +75,11 @@ def render_pattern(catalog: Catalog, pattern_id: str) -> str:
         f"## Problem\n\n{resolve(pattern.problem, constants)}\n",
         f"## Solution\n\n{resolve(pattern.solution, constants)}\n",
         _implementation(catalog, pattern_id),
+        render_alternatives(catalog, pattern_id),
+        render_security(catalog, pattern_id),
+        render_at_scale(catalog, pattern_id),
         f"## Pitfalls\n\n{resolve(pattern.pitfalls, constants)}\n",
+        render_elsewhere(catalog, pattern_id),
         _standards(catalog, pattern_id),
         _related(catalog, pattern_id),
     ]
@@ -96,8 +106,16 @@ def _implementation(catalog: Catalog, pattern_id: str) -> str:
         f"A complete program, run by the test suite exactly as shown; it needs {needs}. "
         "The `#>` comments are its printed output.\n\n"
         f"```bash\n{setup}python {name}\n```\n\n"
-        f'```python title="{name}"\n{catalog.snippets[pattern_id].rstrip()}\n```\n'
+        f'```python title="{name}"\n{catalog.snippets[pattern_id].rstrip()}\n```\n\n'
+        + _sources(catalog, pattern_id)
     )
+
+
+def _sources(catalog: Catalog, pattern_id: str) -> str:
+    """Links to the snippet and the tests that prove it, in the repository."""
+    files = [catalog.patterns[pattern_id].snippet, *catalog.test_files.get(pattern_id, [])]
+    links = " · ".join(f"[`{f}`]({catalog.source_url(f)})" for f in files)
+    return f"Source: {links}\n"
 
 
 def _standards(catalog: Catalog, pattern_id: str) -> str:

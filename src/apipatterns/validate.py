@@ -58,7 +58,14 @@ def validate(root: Path, today: date) -> Catalog:
             problems += check_rules(root, pattern, document, snippets[pattern.id][0], tests)
     if problems:
         raise CatalogError(problems)
-    return _assemble(entries, snippets, pins, _proof_lines(root, entries, tests))
+    test_files = {
+        p.id: sorted(
+            f.relative_to(root).as_posix()
+            for f in (root / "tests/snippets").glob(f"test_{Path(p.snippet).stem}*.py")
+        )
+        for p, _ in entries["patterns"]
+    }
+    return _assemble(entries, snippets, pins, _proof_lines(root, entries, tests), test_files)
 
 
 def _proof_lines(root: Path, entries: dict, tests: dict) -> dict[str, int]:
@@ -304,7 +311,9 @@ def _pins(lock: Path) -> dict[str, str]:
     return pins
 
 
-def _assemble(entries: dict, snippets: dict, pins: dict, proof_lines: dict) -> Catalog:
+def _assemble(
+    entries: dict, snippets: dict, pins: dict, proof_lines: dict, test_files: dict
+) -> Catalog:
     overview, overview_doc = entries["overview"][0]
     use_cases = {u.id: u for u, _ in entries["use-cases"]}
     ordered = {name: use_cases[name] for name in overview.use_cases}
@@ -324,4 +333,5 @@ def _assemble(entries: dict, snippets: dict, pins: dict, proof_lines: dict) -> C
         pins=pins,
         proof_lines=proof_lines,
         problem_types=entries["problem-types"][0][0],
+        test_files=test_files,
     )

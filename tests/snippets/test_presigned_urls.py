@@ -11,6 +11,7 @@ Parameters"), which recomputes the signature from the request it receives with t
 import hashlib
 import hmac
 import logging
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -63,8 +64,9 @@ class SigV4QueryGate:
             f"{enc(k)}={enc(v)}" for k, v in sorted(pairs) if k != "X-Amz-Signature"
         )
         names = q["X-Amz-SignedHeaders"].split(";")
+        wsgi = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
         header = lambda n: environ.get(  # noqa: E731
-            "CONTENT_TYPE" if n == "content-type" else "HTTP_" + n.upper().replace("-", "_"), ""
+            wsgi.get(n, "HTTP_" + n.upper().replace("-", "_")), ""
         )
         canonical_headers = "".join(f"{n}:{header(n).strip()}\n" for n in names)
         canonical_request = "\n".join(
@@ -145,14 +147,42 @@ class ByteCounter:
         await self.app(scope, counting_receive, counting_send)
 
 
+ALICE = {"Authorization": "Bearer sk_test_alice"}
+BOB = {"Authorization": "Bearer sk_test_bob"}
+
+
 def api_for(s3, wrap=lambda app: app):
-    return TestClient(wrap(snippet.make_app(s3)), base_url="http://api")
+    return TestClient(wrap(snippet.make_app(s3)), base_url="http://api", headers=ALICE)
 
 
-def ticket(api, name="a.bin", content_type="application/octet-stream") -> dict:
-    r = api.post("/uploads", json={"filename": name, "content_type": content_type})
-    assert r.status_code == 201
+def ticket(api, name="a.bin", content_type="application/pdf", size=5) -> dict:
+    body = {"filename": name, "content_type": content_type, "size": size}
+    r = api.post("/uploads", json=body)
+    assert r.status_code == 201, r.text
     return r.json()
+
+
+def test_aws_published_presigned_url_example_passes_the_verifier():
+    """The verifier against AWS's own example (sigv4-query-string-auth, 'examplebucket').
+
+    Secret, date and signature as AWS publishes them, so the gate that the refusal tests
+    rely on is checked against S3's documentation, not only against botocore."""
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    gate = SigV4QueryGate(
+        None,
+        {"AKIAIOSFODNN7EXAMPLE": secret},
+        lambda: datetime(2013, 5, 24, 1, tzinfo=UTC),
+    )
+    query = (
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+        "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+        "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+    )
+    environ = {"REQUEST_METHOD": "GET", "HTTP_HOST": "examplebucket.s3.amazonaws.com"}
+    assert gate.check(environ, "/test.txt", query) is None
+    assert gate.check(environ, "/test2.txt", query) == "SignatureDoesNotMatch"
+    assert gate.check({**environ, "REQUEST_METHOD": "PUT"}, "/test.txt", query) is not None
 
 
 def test_api_never_carries_the_bytes(store):
@@ -166,32 +196,31 @@ def test_api_never_carries_the_bytes(store):
 
     payload = bytes(range(256)) * 4096  # 1 MiB
     with api_for(s3, wrap) as api:
-        t = ticket(api, "big.bin")
-        put = httpx.put(
-            t["url"], content=payload, headers={"Content-Type": "application/octet-stream"}
-        )
+        t = ticket(api, "big.pdf", size=len(payload))
+        put = httpx.put(t["url"], content=payload, headers=t["headers"])
         assert put.status_code == 200
         redirect = api.get(f"/files/{t['key']}", follow_redirects=False)
     assert redirect.status_code == 302
     got = httpx.get(redirect.headers["location"])
     assert got.status_code == 200 and got.content == payload
     assert s3.head_object(Bucket=snippet.BUCKET, Key=t["key"])["ContentLength"] == 1 << 20
-    assert counter.received < 100  # the small JSON request only
+    assert counter.received < 200  # the small JSON request only
     assert counter.sent < 2000  # the JSON ticket and the redirect only
     assert gate.refused == []
 
 
-def test_url_is_sigv4_short_lived_and_bound_to_method_key_and_type(store):
+def test_url_is_sigv4_short_lived_and_bound_to_method_key_type_and_length(store):
     s3, _, _ = store
     with api_for(s3) as api:
-        t = ticket(api, "x.pdf", "application/pdf")
+        t = ticket(api, "x.pdf", "application/pdf", size=1234)
     assert t["expires_in"] == snippet.URL_TTL_SECONDS == 300
+    assert t["headers"] == {"Content-Type": "application/pdf"}
     parts = urlsplit(t["url"])
     q = dict(parse_qsl(parts.query))
     assert parts.path == f"/{snippet.BUCKET}/{t['key']}"
     assert q["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
     assert q["X-Amz-Expires"] == "300"
-    assert q["X-Amz-SignedHeaders"] == "content-type;host"
+    assert q["X-Amz-SignedHeaders"] == "content-length;content-type;host"
     assert q["X-Amz-Credential"].startswith("AKIATESTKEY/")
     assert q["X-Amz-Credential"].endswith("/us-east-1/s3/aws4_request")
     assert "test-secret-key" not in t["url"]
@@ -214,18 +243,18 @@ def test_moto_alone_does_not_check_presigned_signatures():
         server.stop()
 
 
-def put_url(s3, key="doc.pdf", content_type="application/pdf") -> str:
+PDF = {"Content-Type": "application/pdf"}
+
+
+def put_url(s3, size=2) -> str:
     with api_for(s3) as api:
-        return ticket(api, key, content_type)["url"]
+        return ticket(api, "doc.pdf", "application/pdf", size)["url"]
 
 
 def test_genuine_urls_pass_the_independent_verifier(store):
     s3, gate, _ = store
     url = put_url(s3)
-    assert (
-        httpx.put(url, content=b"ok", headers={"Content-Type": "application/pdf"}).status_code
-        == 200
-    )
+    assert httpx.put(url, content=b"ok", headers=PDF).status_code == 200
     assert gate.refused == []
 
 
@@ -233,40 +262,189 @@ def test_genuine_urls_pass_the_independent_verifier(store):
     "alter",
     [
         pytest.param(lambda u: u[:-4] + ("0000" if u[-4:] != "0000" else "1111"), id="signature"),
-        pytest.param(lambda u: u.replace("/doc.pdf?", "/other.pdf?"), id="object-key"),
+        pytest.param(lambda u: u.replace("/files/", "/files/0"), id="object-key"),
         pytest.param(lambda u: u.replace("X-Amz-Expires=300", "X-Amz-Expires=3600"), id="expiry"),
         pytest.param(lambda u: u.replace("/uploads/", "/uploads2/"), id="bucket"),
     ],
 )
 def test_altered_url_is_refused(store, alter):
     s3, gate, _ = store
-    url = put_url(s3)
+    url = put_url(s3, size=4)
     altered = alter(url)
     assert altered != url
-    r = httpx.put(altered, content=b"evil", headers={"Content-Type": "application/pdf"})
+    r = httpx.put(altered, content=b"evil", headers=PDF)
     assert r.status_code == 403
     assert gate.refused == ["SignatureDoesNotMatch"]
 
 
-def test_other_method_or_content_type_is_refused(store):
+def test_other_method_content_type_or_length_is_refused(store):
+    """F-PRE-7: the signed Content-Length pins the exact size of a pre-signed PUT."""
     s3, gate, _ = store
-    url = put_url(s3)
+    url = put_url(s3, size=6)
     assert httpx.get(url).status_code == 403  # a PUT URL does not read
-    r = httpx.put(url, content=b"<html>", headers={"Content-Type": "text/html"})
-    assert r.status_code == 403
-    assert gate.refused == ["SignatureDoesNotMatch", "SignatureDoesNotMatch"]
+    assert httpx.put(url, content=b"<html>", headers={"Content-Type": "text/html"}).status_code == 403
+    assert httpx.put(url, content=b"x" * 7, headers=PDF).status_code == 403
+    assert httpx.put(url, content=b"x" * 5_000_000, headers=PDF).status_code == 403
+    assert gate.refused == ["SignatureDoesNotMatch"] * 4
+    assert httpx.put(url, content=b"x" * 6, headers=PDF).status_code == 200
 
 
 def test_expired_url_is_refused(store):
     s3, gate, clock = store
-    url = put_url(s3)
-    headers = {"Content-Type": "application/pdf"}
-    clock.skew = timedelta(seconds=snippet.URL_TTL_SECONDS - 5)
-    assert httpx.put(url, content=b"in time", headers=headers).status_code == 200
-    clock.skew = timedelta(seconds=snippet.URL_TTL_SECONDS + 5)
-    assert httpx.put(url, content=b"too late", headers=headers).status_code == 403
-    assert gate.refused == ["AccessDenied"]
     with api_for(s3) as api:
-        loc = api.get("/files/doc.pdf", follow_redirects=False).headers["location"]
-    clock.skew = timedelta(seconds=61)  # download URLs live 60 s
+        t = ticket(api, "doc.pdf", size=7)
+        clock.skew = timedelta(seconds=snippet.URL_TTL_SECONDS - 5)
+        assert httpx.put(t["url"], content=b"in time", headers=PDF).status_code == 200
+        clock.skew = timedelta(seconds=snippet.URL_TTL_SECONDS + 5)
+        assert httpx.put(t["url"], content=b"too late", headers=PDF).status_code == 403
+        assert gate.refused == ["AccessDenied"]
+        clock.skew = timedelta(0)
+        loc = api.get(f"/files/{t['key']}", follow_redirects=False).headers["location"]
+    assert httpx.get(loc).status_code == 200
+    clock.skew = timedelta(seconds=snippet.DOWNLOAD_TTL_SECONDS + 1)  # download URLs live 60 s
     assert httpx.get(loc).status_code == 403
+
+
+def test_a_file_is_downloadable_only_by_the_account_that_uploaded_it(store):
+    """F-PRE-1: no signed URL for a key the caller does not own, or that was never issued."""
+    s3, _, _ = store
+    with api_for(s3) as api:
+        t = ticket(api, "mine.pdf", size=4)
+        assert httpx.put(t["url"], content=b"mine", headers=PDF).status_code == 200
+        s3.put_object(Bucket=snippet.BUCKET, Key="files/legacy", Body=b"not issued by the API")
+        for key, headers in [(t["key"], BOB), ("files/legacy", ALICE), ("files/nope", ALICE)]:
+            r = api.get(f"/files/{key}", headers=headers, follow_redirects=False)
+            assert r.status_code == 404, key
+            assert r.headers["Content-Type"] == "application/problem+json"
+            assert r.json()["type"] == "https://api.example.com/problems/not-found"
+            assert "location" not in r.headers
+        assert api.get(f"/files/{t['key']}", follow_redirects=False).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("headers", "challenge"),
+    [
+        ({}, 'Bearer realm="api"'),
+        ({"Authorization": "Bearer sk_test_mallory"}, 'Bearer realm="api", error="invalid_token"'),
+        ({"Authorization": "Basic YWxpY2U6"}, 'Bearer realm="api", error="invalid_token"'),
+    ],
+)
+def test_signing_requires_a_credential(store, headers, challenge):
+    """F-PRE-2: both endpoints authenticate before they sign anything."""
+    s3, _, _ = store
+    api = TestClient(snippet.make_app(s3), base_url="http://api")
+    body = {"filename": "a.pdf", "content_type": "application/pdf", "size": 1}
+    for r in (
+        api.post("/uploads", json=body, headers=headers),
+        api.get("/files/files/x", headers=headers, follow_redirects=False),
+    ):
+        assert r.status_code == 401
+        assert r.headers["WWW-Authenticate"] == challenge
+        assert r.json()["type"].endswith("/unauthorized") and r.json()["retryable"] is False
+        assert "X-Amz-Signature" not in r.text
+
+
+def test_scheme_is_case_insensitive_and_two_authorizations_are_refused(store):
+    s3, _, _ = store
+    api = TestClient(snippet.make_app(s3), base_url="http://api")
+    body = {"filename": "a.pdf", "content_type": "application/pdf", "size": 1}
+    ok = api.post("/uploads", json=body, headers={"authorization": "bearer sk_test_alice"})
+    assert ok.status_code == 201
+    two = [("Authorization", "Bearer sk_test_alice"), ("Authorization", "Bearer sk_test_bob")]
+    r = api.post("/uploads", json=body, headers=two)
+    assert r.status_code == 400 and r.json()["type"].endswith("/invalid-request")
+
+
+@pytest.mark.parametrize(
+    "name", ["../../index.html", "a/b.pdf", "..", "Qüartalsbericht 報告.pdf", "x" * 255]
+)
+def test_the_server_chooses_the_key_and_the_name_never_reaches_it(store, name):
+    """F-PRE-4: a random key per upload; the client's name is metadata only."""
+    s3, _, _ = store
+    with api_for(s3) as api:
+        body = {"filename": name, "content_type": "application/pdf", "size": 2}
+        r = api.post("/uploads", json=body)
+        if "/" in name:
+            assert r.status_code == 400
+            assert r.json()["errors"][0]["pointer"] == "/filename"
+            return
+        t = r.json()
+        assert re.fullmatch(r"files/[0-9a-f]{32}", t["key"])
+        assert quote(name) not in t["url"] and name not in t["url"]
+        assert httpx.put(t["url"], content=b"ok", headers=PDF).status_code == 200
+        loc = api.get(f"/files/{t['key']}", follow_redirects=False).headers["location"]
+    got = httpx.get(loc)
+    assert got.headers["Content-Disposition"] == f"attachment; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def test_two_uploads_of_one_name_get_two_keys(store):
+    s3, _, _ = store
+    with api_for(s3) as api:
+        assert ticket(api, "index.html.pdf")["key"] != ticket(api, "index.html.pdf")["key"]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/html", "image/svg+xml", "application/xhtml+xml", "text/javascript", ""]
+)
+def test_only_allow_listed_content_types_are_signed(store, content_type):
+    """F-PRE-5: a type that a browser would render and run is never signed."""
+    s3, _, _ = store
+    with api_for(s3) as api:
+        body = {"filename": "a.pdf", "content_type": content_type, "size": 1}
+        r = api.post("/uploads", json=body)
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["pointer"] == "/content_type"
+    assert "url" not in r.json()
+
+
+def test_download_is_an_attachment_of_the_stored_type_with_no_referrer(store):
+    """F-PRE-6: the signed GET overrides the response headers; the redirect sets no-referrer."""
+    s3, _, _ = store
+    with api_for(s3) as api:
+        t = ticket(api, "photo.png", "image/png", size=4)
+        assert httpx.put(t["url"], content=b"\x89PNG", headers=t["headers"]).status_code == 200
+        redirect = api.get(f"/files/{t['key']}", follow_redirects=False)
+    assert redirect.status_code == 302
+    assert redirect.headers["Referrer-Policy"] == "no-referrer"
+    assert redirect.headers["Cache-Control"] == "no-store"
+    q = dict(parse_qsl(urlsplit(redirect.headers["location"]).query))
+    assert q["X-Amz-Expires"] == str(snippet.DOWNLOAD_TTL_SECONDS)
+    got = httpx.get(redirect.headers["location"])
+    assert got.headers["Content-Disposition"] == "attachment; filename*=UTF-8''photo.png"
+    assert got.headers["Content-Type"] == "image/png"
+
+
+@pytest.mark.parametrize(
+    ("content", "pointer"),
+    [
+        (b'{"filename": "a.pdf", "content_type": "application/pdf"}', "/size"),
+        (b'{"filename": "a.pdf", "size": 1}', "/content_type"),
+        (b'{"content_type": "application/pdf", "size": 1}', "/filename"),
+        (b'{"filename": "a.pdf", "content_type": "application/pdf", "size": 0}', "/size"),
+        (b'{"filename": "a.pdf", "content_type": "application/pdf", "size": 104857601}', "/size"),
+        (b'{"filename": "", "content_type": "application/pdf", "size": 1}', "/filename"),
+        (b'{"filename": "a\\u0000.pdf", "content_type": "application/pdf", "size": 1}', "/filename"),
+        (b"{not json", None),
+        (b'{"filename": "\xff.pdf"}', None),
+        (b"[]", None),
+    ],
+)
+def test_a_bad_body_is_a_400_problem_never_a_500(store, content, pointer):
+    """F-PRE-3: a missing field gave 500."""
+    s3, _, _ = store
+    with api_for(s3) as api:
+        r = api.post("/uploads", content=content, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.headers["Content-Type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/invalid-request") and r.json()["retryable"] is False
+    if pointer:
+        assert pointer in [e["pointer"] for e in r.json()["errors"]]
+
+
+def test_framework_errors_are_problem_details(store):
+    s3, _, _ = store
+    with api_for(s3) as api:
+        r = api.delete("/uploads")
+        assert r.status_code == 405 and r.json()["type"].endswith("/method-not-allowed")
+        r = api.get("/nowhere")
+        assert r.status_code == 404 and r.headers["Content-Type"] == "application/problem+json"
