@@ -15,13 +15,10 @@ PENDING: set[str] = {
     "grpc-or-rest",
     "http-caching",
     "idempotency-keys",
-    "oauth-delegated-access",
     "refresh-tokens",
     "sandbox-environments",
     "screen-shaped-responses",
-    "signed-webhooks",
     "test-and-live-keys",
-    "versioning-and-deprecation",
 }
 
 
