@@ -24,7 +24,7 @@ TYPES = {  # slug: (status, title, retryable), as in data/problem-types.yml
     "not-found": (404, "Not found", False),
     "method-not-allowed": (405, "Method not allowed", False),
     "malware-found": (422, "Malware found", False),
-    "internal-error": (500, "Internal error", True),
+    "internal-error": (500, "Internal error", False),
 }
 TOKENS = {"sk_test_alice": "acct_alice", "sk_test_bob": "acct_bob"}  # token: account
 log = logging.getLogger("jobs")

@@ -164,7 +164,7 @@ def test_unexpected_crash_fails_the_job_without_leaking_internals():
             job = await settle(api, r.headers["Location"])
             assert job["status"] == "failed"
             assert job["error"]["type"].endswith("/internal-error")
-            assert job["error"]["retryable"] is True
+            assert job["error"]["retryable"] is False
             assert "hunter2" not in str(job)
             work.fail_with = None  # the worker survives the crash and takes the next job
             nxt = await api.post("/scans", json={"file": "y"})
