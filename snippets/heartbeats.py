@@ -8,7 +8,7 @@ from http import HTTPStatus
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosedError
+from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 from websockets.http11 import Request, Response
 
 PING_INTERVAL = 20  # seconds: below the 60 s idle timeout of common proxies and NATs
@@ -19,7 +19,6 @@ PROBLEM_JSON = "application/problem+json"
 TYPES = {  # status -> registered problem type (data/problem-types.yml): slug, title
     400: ("invalid-request", "Invalid request"),
     401: ("unauthorized", "Unauthorized"),
-    403: ("forbidden", "Forbidden"),
     405: ("method-not-allowed", "Method not allowed"),
     426: ("upgrade-required", "Upgrade required"),
 }
@@ -90,6 +89,8 @@ class Presence:
         except ConnectionClosedError as exc:
             why = exc.sent.reason if exc.sent else "connection lost"
             await self.dropped.put((ws.user, why))
+        except ConnectionClosedOK:
+            pass  # closed normally while a reply was on its way
         finally:
             tabs = self.online.get(ws.user, set())
             tabs.discard(ws)

@@ -21,7 +21,6 @@ PROBLEM_JSON = "application/problem+json"
 TYPES = {  # status -> registered problem type (data/problem-types.yml): slug, title
     400: ("invalid-request", "Invalid request"),
     401: ("unauthorized", "Unauthorized"),
-    403: ("forbidden", "Forbidden"),
     405: ("method-not-allowed", "Method not allowed"),
     426: ("upgrade-required", "Upgrade required"),
 }
@@ -94,7 +93,7 @@ class EventLog:
         missed = self.missed_since(ws.epoch, ws.after)
         if missed is None:
             reload = {"type": "reload", "epoch": self.epoch, "seq": self.seq}
-            await ws.send(json.dumps(reload))
+            broadcast([ws], json.dumps(reload))  # never raises if the client has gone
             return await ws.close(RELOAD, "reload the snapshot")
         # Replay and subscribe with no await in between: an event published now
         # can neither slip between the backlog and the live stream nor come twice.

@@ -22,7 +22,6 @@ PROBLEM_JSON = "application/problem+json"
 TYPES = {  # status -> registered problem type (data/problem-types.yml): slug, title
     400: ("invalid-request", "Invalid request"),
     401: ("unauthorized", "Unauthorized"),
-    403: ("forbidden", "Forbidden"),
     404: ("not-found", "Not found"),
     405: ("method-not-allowed", "Method not allowed"),
     426: ("upgrade-required", "Upgrade required"),

@@ -10,7 +10,7 @@ from http.cookies import SimpleCookie
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.http11 import Request, Response
 
 PROBLEMS = "https://api.example.com/problems/"
@@ -93,6 +93,8 @@ class Room:
                     await ws.send(json.dumps({"type": "error", "problem": error}))
                 else:  # the author is the session's user, never a field of the message
                     self.publish({"by": ws.user, "text": text})
+        except ConnectionClosed:
+            pass  # the client left, or broke a limit (1009): not a server failure
         finally:
             self.clients.discard(ws)
 

@@ -264,3 +264,22 @@ def test_client_detects_a_server_that_went_silent():
     reason, elapsed = run(scenario())
     assert reason == "keepalive ping timeout"
     assert elapsed <= INTERVAL + 2 * TIMEOUT + SLACK
+
+
+def test_a_client_that_leaves_while_answered_is_not_a_handler_crash(caplog):
+    async def scenario():
+        presence = snippet.Presence()
+        async with snippet.start(presence) as server:
+            for frame in ["not json", '{"type": "ping"}']:
+                rude = await snippet.signed_in(server, "alice")
+                await rude.send(frame)
+                rude.transport.abort()  # gone before the answer
+                polite = await snippet.signed_in(server, "bob")
+                await polite.send(frame)
+                await polite.close()  # closes while the answer is on its way
+            await wait_until(lambda: not presence.online)
+            await asyncio.sleep(0.05)
+
+    with caplog.at_level("ERROR", logger="websockets"):
+        run(scenario())
+    assert [r.getMessage() for r in caplog.records] == []

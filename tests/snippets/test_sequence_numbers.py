@@ -273,3 +273,4 @@ def test_the_bearer_scheme_is_case_insensitive_and_two_credentials_are_refused()
             return caught.value.response.status_code
 
     assert run(scenario()) == 400
+

@@ -387,3 +387,26 @@ def test_frozen_client_neither_blocks_others_nor_stays_connected():
 
 def test_a_new_room_has_a_new_epoch():
     assert snippet.Room(members=set()).epoch != snippet.Room(members=set()).epoch
+
+
+def test_a_client_that_vanishes_mid_conversation_is_not_a_handler_crash(caplog):
+    """An abrupt disconnect, an oversized frame or a reply to a client that already left
+    end the handler quietly: nothing is logged as a failed connection handler."""
+
+    async def scenario():
+        r = room()
+        async with snippet.start(r) as server:
+            url = snippet.url_of(server)
+            rude = await as_user(url, "alice")
+            await rude.send("not json")  # the server answers to a socket about to vanish
+            rude.transport.abort()
+            big = await as_user(url, "bob", max_size=None)
+            await big.send("x" * (snippet.MAX_MESSAGE_BYTES + 1))
+            with pytest.raises(ConnectionClosed):
+                await big.recv()
+            await wait_until(lambda: not r.clients)
+            await asyncio.sleep(0.05)
+
+    with caplog.at_level("ERROR", logger="websockets"):
+        run(scenario())
+    assert [r.getMessage() for r in caplog.records] == []
