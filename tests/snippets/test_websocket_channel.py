@@ -410,3 +410,16 @@ def test_a_client_that_vanishes_mid_conversation_is_not_a_handler_crash(caplog):
     with caplog.at_level("ERROR", logger="websockets"):
         run(scenario())
     assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_a_text_frame_that_is_not_utf8_closes_with_1007():
+    async def scenario():
+        r = room()
+        async with snippet.start(r) as server:
+            async with as_user(snippet.url_of(server), "alice") as ws:
+                await ws.send(b'{"type": "edit", "text": "\xff"}', text=True)
+                with pytest.raises(ConnectionClosed):
+                    await ws.recv()
+                return ws.close_code, r.seq
+
+    assert run(scenario()) == (1007, 0)
