@@ -80,7 +80,7 @@ def _index(node: yaml.Node, loc: Loc, document: Document) -> Iterator[Problem]:
 def catalog_files(root: Path) -> list[str]:
     """The catalog's YAML files, as paths relative to `root` in a stable order."""
     data = root / "data"
-    files = [data / "overview.yml"]
+    files = [data / "overview.yml", data / "problem-types.yml"]
     for kind in ("use-cases", "patterns"):
         files += sorted((data / kind).glob("*.y*ml"))
     return [p.relative_to(root).as_posix() for p in files]

@@ -182,9 +182,59 @@ class Overview(Entry):
 
     title: str
     """The page title."""
+    repository: HttpUrl
+    """The repository the site is built from; pages link its test and snippet files."""
     introduction: Markdown
     """The opening paragraph."""
     use_cases: list[Id] = Field(min_length=1)
     """Every use case id, in the order the overview shows them."""
     next_steps: Markdown
     """The closing *Where to go next* section."""
+
+
+Action = Literal["fix-request", "reauthenticate", "retry-after", "backoff", "give-up"]
+"""What a client does next: fix the request, authenticate again, retry after `Retry-After`,
+retry with exponential backoff and jitter, or give up and tell someone."""
+
+
+class ProblemType(Entry):
+    """One kind of error: `https://api.example.com/problems/<slug>`, at `/problem-types/#<slug>`."""
+
+    slug: Id
+    """The last segment of the `type` URI; permanent, like every id."""
+    status: int = Field(ge=400, le=599)
+    """The HTTP status every response of this type has."""
+    title: str = Field(min_length=3, max_length=80)
+    """The problem's `title`, the same in every response."""
+    retryable: bool
+    """The `retryable` member: whether the identical request can succeed later."""
+    action: Action
+    """What a client does next."""
+    description: Markdown
+    """When the server sends it, and what the client should do about it."""
+    patterns: list[Id] = []
+    """The patterns whose snippets send it."""
+
+
+class ProtocolException(Entry):
+    """A protocol that fixes its own error format, so its errors are not problem details."""
+
+    pattern: Id
+    """The pattern whose snippet speaks the protocol."""
+    path: str = Field(pattern=r"^/")
+    """The path prefix, on the snippet's app, that the protocol governs."""
+    format: Literal["oauth-error", "tus"]
+    """`oauth-error`: a JSON body with an `error` code (RFC 6749 §5.2); `tus`: bare status
+    codes with the `Tus-Resumable` header (tus 1.0.0)."""
+    standard: str
+    """The standard and section that fixes the format, e.g. `RFC 6749 §5.2`."""
+
+
+class ProblemTypes(Entry):
+    """The site's problem-type registry: `data/problem-types.yml`, published at
+    `/problem-types/`. Every problem a snippet can send is one of these types."""
+
+    types: list[ProblemType] = Field(min_length=1)
+    """Every problem type, in slug order."""
+    exceptions: list[ProtocolException] = []
+    """Endpoints whose protocol fixes its own error format."""

@@ -11,14 +11,19 @@ from pydantic import BaseModel, ValidationError
 from .catalog import Catalog, distribution_key
 from .load import Document, catalog_files, read_document
 from .markdown import CONSTANT, GENERATED_INDEXES, LINK
-from .model import Overview, Pattern, UseCase
+from .model import Overview, Pattern, ProblemTypes, UseCase
+from .problem_types import check_problem_types
 from .problems import CatalogError, Problem
+from .rules import check_rules, module_functions
+from .standards import check_standards
 
 KINDS: dict[str, type[BaseModel]] = {
     "overview": Overview,
     "use-cases": UseCase,
     "patterns": Pattern,
+    "problem-types": ProblemTypes,
 }
+SINGLE = {"data/overview.yml": "overview", "data/problem-types.yml": "problem-types"}
 
 
 def validate(root: Path, today: date) -> Catalog:
@@ -26,7 +31,7 @@ def validate(root: Path, today: date) -> Catalog:
     problems: list[Problem] = []
     entries: dict[str, list[tuple[BaseModel, Document]]] = {kind: [] for kind in KINDS}
     for relpath in catalog_files(root):
-        kind = "overview" if relpath.endswith("overview.yml") else relpath.split("/")[1]
+        kind = SINGLE.get(relpath) or relpath.split("/")[1]
         document, found = read_document(root, relpath)
         problems += found
         if document is not None:
@@ -34,18 +39,36 @@ def validate(root: Path, today: date) -> Catalog:
             problems += found
             if entry is not None:
                 entries[kind].append((entry, document))
-    if not entries["overview"]:
-        raise CatalogError(problems or [Problem("data/overview.yml", 1, "file", "missing")])
+    for relpath, kind in SINGLE.items():
+        if not entries[kind] and not any(p.path == relpath for p in problems):
+            problems.append(Problem(relpath, 1, "file", "missing; the catalog needs this file"))
+    if not all(entries[kind] for kind in SINGLE.values()):
+        raise CatalogError(problems)
     pins = _pins(root / "requirements.lock")
     snippets: dict[str, tuple[str, dict]] = {}  # pattern id -> (source, literal constants)
+    tests: dict[str, dict | None] = {}  # test file -> its test functions and their lines
     ids = {"pattern": _ids(root, "patterns"), "use-case": _ids(root, "use-cases")}
     problems += _check_entries(root, entries, today, ids)
     problems += _check_references(entries, ids)
+    for registry, document in entries["problem-types"]:
+        problems += check_problem_types(registry, document, ids["pattern"])
     for pattern, document in entries["patterns"]:
         problems += _check_snippet(root, pattern, document, pins, snippets)
+        if pattern.id in snippets:
+            problems += check_rules(root, pattern, document, snippets[pattern.id][0], tests)
     if problems:
         raise CatalogError(problems)
-    return _assemble(entries, snippets, pins)
+    return _assemble(entries, snippets, pins, _proof_lines(root, entries, tests))
+
+
+def _proof_lines(root: Path, entries: dict, tests: dict) -> dict[str, int]:
+    lines = {}
+    for pattern, _ in entries["patterns"]:
+        for rule in pattern.rules:
+            if rule.proof:
+                relpath, _, name = rule.proof.partition("::")
+                lines[rule.proof] = module_functions(root, relpath, tests)[name]
+    return lines
 
 
 def _parse(model: type[BaseModel], document: Document) -> tuple[BaseModel | None, list[Problem]]:
@@ -67,10 +90,12 @@ def _problem(model: type[BaseModel], document: Document, error: dict) -> Problem
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f"did you mean `{close[0]}`? " if close else ""
         message = f"unknown field; {hint}the fields are: {', '.join(known)}"
-    elif kind == "string_pattern_mismatch" and str(loc[-1]) != "snippet":
-        message = f"{value!r} is not a valid id; use lowercase kebab-case, e.g. `cursor-pagination`"
-    elif kind == "string_pattern_mismatch":
+    elif kind == "string_pattern_mismatch" and str(loc[-1]) == "snippet":
         message = f"{value!r} must be a path like `snippets/<name>.py` (lowercase, underscores)"
+    elif kind == "string_pattern_mismatch" and str(loc[-1]) == "proof":
+        message = f"{value!r} must be a pytest node id like `tests/snippets/test_x.py::test_y`"
+    elif kind == "string_pattern_mismatch":
+        message = f"{value!r} is not a valid id; use lowercase kebab-case, e.g. `cursor-pagination`"
     elif kind.startswith("date"):
         message = f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-05-04"
     else:
@@ -123,6 +148,8 @@ def _check_entries(root: Path, entries: dict, today: date, ids: dict) -> Iterato
                 )
         for entry, document in entries[kind]:
             yield from _check_markdown(root, entry, document, ids)
+            if kind == "patterns":
+                yield from check_standards(entry, document, today)
     for entry, document in entries["overview"]:
         yield from _check_markdown(root, entry, document, ids)
 
@@ -277,14 +304,14 @@ def _pins(lock: Path) -> dict[str, str]:
     return pins
 
 
-def _assemble(entries: dict, snippets: dict, pins: dict) -> Catalog:
+def _assemble(entries: dict, snippets: dict, pins: dict, proof_lines: dict) -> Catalog:
     overview, overview_doc = entries["overview"][0]
     use_cases = {u.id: u for u, _ in entries["use-cases"]}
     ordered = {name: use_cases[name] for name in overview.use_cases}
     patterns = {p.id: p for p, _ in entries["patterns"]}
     first_use = [use.pattern for u in ordered.values() for use in u.patterns]
     order = list(dict.fromkeys(first_use)) + sorted(set(patterns) - set(first_use))
-    sources = {"overview": overview_doc.path}
+    sources = {"overview": overview_doc.path, "problem-types": "data/problem-types.yml"}
     for kind, prefix in (("use-cases", "use-case"), ("patterns", "pattern")):
         sources |= {f"{prefix}:{e.id}": d.path for e, d in entries[kind]}
     return Catalog(
@@ -295,4 +322,6 @@ def _assemble(entries: dict, snippets: dict, pins: dict) -> Catalog:
         snippets={p: source for p, (source, _) in snippets.items()},
         constants={p: constants for p, (_, constants) in snippets.items()},
         pins=pins,
+        proof_lines=proof_lines,
+        problem_types=entries["problem-types"][0][0],
     )
