@@ -283,3 +283,16 @@ def test_a_client_that_leaves_while_answered_is_not_a_handler_crash(caplog):
     with caplog.at_level("ERROR", logger="websockets"):
         run(scenario())
     assert [r.getMessage() for r in caplog.records] == []
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER"])
+def test_the_bearer_scheme_is_case_insensitive(scheme):
+    async def scenario():
+        presence = snippet.Presence()
+        async with snippet.start(presence) as server:
+            headers = {"Authorization": f"{scheme} sess_test_alice"}
+            async with connect(snippet.url_of(server), additional_headers=headers):
+                await wait_until(lambda: presence.online)
+                return sorted(presence.online)
+
+    assert run(scenario()) == ["alice"]
