@@ -1,10 +1,20 @@
 """Conflict resolution without a lock: last-writer-wins registers in a map, and a
-PN-counter, both converging whatever the order or duplication of deliveries."""
+PN-counter, both converging whatever the order or duplication of deliveries. Pure data
+structures: how the operations travel (a server, a socket, a sync file) is up to you."""
 
 from dataclasses import dataclass, field
 
 Stamp = tuple[int, str]  # (Lamport clock, replica id): a total order, ties broken by id
-DELETED = None  # a delete is a write of this tombstone, so it can win or lose too
+
+
+class Tombstone:
+    """The value of a deleted key: unlike None (JSON null), it is not a value at all."""
+
+    def __repr__(self) -> str:
+        return "DELETED"
+
+
+DELETED = Tombstone()  # a delete writes this tombstone, so it can win or lose too
 
 
 @dataclass
@@ -33,6 +43,9 @@ class Replica:
         self.receive(op)
         return op
 
+    def delete(self, key: str) -> tuple[str, object, Stamp]:
+        return self.set(key, DELETED)
+
     def receive(self, op: tuple[str, object, Stamp]) -> None:
         key, value, stamp = op
         self.clock = max(self.clock, stamp[0])  # Lamport: never stamp below what we saw
@@ -40,7 +53,7 @@ class Replica:
 
     def view(self) -> dict[str, object]:
         return {
-            k: r.value for k, r in sorted(self.fields.items()) if r.value != DELETED
+            k: r.value for k, r in sorted(self.fields.items()) if r.value is not DELETED
         }
 
     def add(self, amount: int) -> None:
@@ -65,16 +78,17 @@ if __name__ == "__main__":
     for op in [alice.set("title", "Q3 plan"), alice.set("due", "2026-09-30")]:
         bob.receive(op)
     # Both edit the title while offline (equal clocks: the replica id breaks the
-    # tie, "bob" > "alice"); Bob also deletes the due date.
+    # tie, "bob" > "alice"); Bob deletes the due date, Alice clears the owner (null).
     a2 = alice.set("title", "Q3 plan (draft)")
+    a3 = alice.set("owner", None)
     b1 = bob.set("title", "Q3 roadmap")
-    b2 = bob.set("due", DELETED)
+    b2 = bob.delete("due")
     for op in [b2, b1, a2, b1]:  # any order, with a duplicate
         alice.receive(op)
-    for op in [a2, a2]:
+    for op in [a3, a2, a2]:
         bob.receive(op)
     print(alice.view(), alice.view() == bob.view())
-    #> {'title': 'Q3 roadmap'} True
+    #> {'owner': None, 'title': 'Q3 roadmap'} True
 
     alice.add(3)
     bob.add(2)

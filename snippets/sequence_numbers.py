@@ -1,45 +1,100 @@
-"""Sequence numbers: every event carries one, so a reconnecting client asks for exactly
-what it missed, or is told to reload the snapshot when the server can't fill the gap."""
+"""Sequence numbers: every event carries its stream's epoch and a number, so a reconnecting
+client asks for exactly what it missed, or is told to reload when that can't be done."""
 
 import asyncio
 import json
+import re
+import secrets
 from collections import deque
+from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
 
 HISTORY_SIZE = 1000  # events kept for catch-up; older gaps need the snapshot
+RELOAD = 4000  # close code (RFC 6455 §7.4.2 private range): reload the snapshot
+PROBLEMS = "https://api.example.com/problems/"
+PROBLEM_JSON = "application/problem+json"
+TYPES = {  # status -> registered problem type (data/problem-types.yml): slug, title
+    400: ("invalid-request", "Invalid request"),
+    401: ("unauthorized", "Unauthorized"),
+    405: ("method-not-allowed", "Method not allowed"),
+    426: ("upgrade-required", "Upgrade required"),
+}
+SESSIONS = {"sess_test_alice": "alice"}  # server-side session store
+
+
+def refuse(status: int, detail: str, *extra: tuple[str, str]) -> Response:
+    """An HTTP answer before the upgrade, as problem details."""
+    slug, title = TYPES[status]
+    body = json.dumps({"type": PROBLEMS + slug, "title": title, "status": status,
+                       "detail": detail, "retryable": False}).encode()  # fmt: skip
+    headers = [("Content-Type", PROBLEM_JSON), ("Content-Length", str(len(body)))]
+    phrase = HTTPStatus(status).phrase
+    return Response(status, phrase, Headers([*headers, *extra]), body)
+
+
+def as_problem(ws: ServerConnection, request: Request, response: Response):
+    """process_response: the library's own refusals become problem details too."""
+    status, content_type = response.status_code, response.headers.get("Content-Type")
+    if status in TYPES and content_type != PROBLEM_JSON:
+        kept = [h for h in response.headers.raw_items() if h[0] in ("Allow", "Upgrade")]
+        return refuse(status, response.body.decode().split("\n")[0], *kept)
+    return None
 
 
 class EventLog:
-    def __init__(self, history_size: int = HISTORY_SIZE) -> None:
+    def __init__(self, history_size: int = HISTORY_SIZE, epoch: str = "") -> None:
+        self.epoch = epoch or secrets.token_hex(4)  # a new history gets a new epoch
         self.seq = 0
         self.history: deque[tuple[int, str]] = deque(maxlen=history_size)
         self.subscribers: set[ServerConnection] = set()
 
     def publish(self, data: dict) -> None:
         self.seq += 1
-        event = json.dumps({"type": "event", "seq": self.seq, "data": data})
-        self.history.append((self.seq, event))
-        broadcast(self.subscribers, event)
+        event = {"type": "event", "epoch": self.epoch, "seq": self.seq, "data": data}
+        self.history.append((self.seq, json.dumps(event)))
+        broadcast(self.subscribers, self.history[-1][1])
 
-    def missed_since(self, after: int) -> list[str] | None:
-        """Events after `after`, or None if the history no longer reaches back."""
+    def missed_since(self, epoch: str | None, after: int) -> list[str] | None:
+        """Events after `after`, or None if this history cannot continue the client's."""
+        if after and epoch != self.epoch:  # another history: other events, same numbers
+            return None
         oldest = self.history[0][0] if self.history else self.seq + 1
-        if after > self.seq or after + 1 < oldest:  # server restarted, or too old
+        if after > self.seq or after + 1 < oldest:  # ahead of us, or too old
             return None
         return [event for seq, event in self.history if seq > after]
 
+    def admit(self, ws: ServerConnection, request: Request) -> Response | None:
+        """process_request: authenticate, and refuse a malformed position with a 400."""
+        auth = request.headers.get_all("Authorization")
+        if len(auth) > 1:
+            return refuse(400, "Send one Authorization header.")
+        scheme, _, token = auth[0].partition(" ") if auth else ("", "", "")
+        if scheme.lower() != "bearer" or token not in SESSIONS:
+            error = ', error="invalid_token"' if auth else ""
+            challenge = ("WWW-Authenticate", f'Bearer realm="api"{error}')
+            return refuse(401, "Sign in first.", challenge)
+        query = parse_qs(urlsplit(request.path).query, keep_blank_values=True)
+        after, epoch = query.get("after", ["0"]), query.get("epoch", [None])
+        if (
+            len(after) > 1
+            or len(epoch) > 1
+            or not re.fullmatch(r"[0-9]{1,18}", after[0])
+        ):
+            return refuse(400, "after must be one integer >= 0, epoch at most once.")
+        ws.epoch, ws.after = epoch[0], int(after[0])
+        return None
+
     async def handler(self, ws: ServerConnection) -> None:
-        query = parse_qs(urlsplit(ws.request.path).query)
-        try:
-            missed = self.missed_since(int(query.get("after", ["0"])[0]))
-        except ValueError:
-            return await ws.close(1008, "after must be an integer")
+        missed = self.missed_since(ws.epoch, ws.after)
         if missed is None:
-            await ws.send(json.dumps({"type": "reload", "seq": self.seq}))
-            return await ws.close(1000, "reload the snapshot")
+            reload = {"type": "reload", "epoch": self.epoch, "seq": self.seq}
+            broadcast([ws], json.dumps(reload))  # never raises if the client has gone
+            return await ws.close(RELOAD, "reload the snapshot")
         # Replay and subscribe with no await in between: an event published now
         # can neither slip between the backlog and the live stream nor come twice.
         for event in missed:
@@ -52,26 +107,36 @@ class EventLog:
 
 
 class Follower:
-    """Client side: remembers the last sequence number and checks every event."""
+    """Client side: remembers the epoch and last number it applied, checks every event."""
 
     def __init__(self) -> None:
-        self.last_seq = 0
+        self.epoch, self.last_seq = "", 0
         self.seen: list[int] = []
 
     async def follow(self, url: str, count: int) -> str:
-        async with connect(f"{url}?after={self.last_seq}") as ws:
+        position = f"{url}?epoch={self.epoch}&after={self.last_seq}"
+        auth = {"Authorization": "Bearer sess_test_alice"}
+        async with connect(position, additional_headers=auth) as ws:
             while count:
                 message = json.loads(await ws.recv())
                 if message["type"] == "reload":
                     return "reload the snapshot"
+                if self.epoch and message["epoch"] != self.epoch:
+                    return "reload the snapshot"  # another history: our state is stale
                 if message["seq"] <= self.last_seq:
                     continue  # a duplicate: already applied
                 if message["seq"] != self.last_seq + 1:
                     return "gap"  # reconnect with ?after=last_seq
-                self.last_seq = message["seq"]
+                self.epoch, self.last_seq = message["epoch"], message["seq"]
                 self.seen.append(self.last_seq)
                 count -= 1
         return "ok"
+
+
+def start(log: EventLog):
+    """Serve the stream on 127.0.0.1 and a free port (use it with `async with`)."""
+    return serve(log.handler, "127.0.0.1", 0, process_request=log.admit,
+                 process_response=as_problem)  # fmt: skip
 
 
 def events_url(server) -> str:
@@ -79,8 +144,8 @@ def events_url(server) -> str:
 
 
 async def demo() -> None:
-    log = EventLog(history_size=4)
-    async with serve(log.handler, "127.0.0.1", 0) as server:
+    log = EventLog(history_size=4, epoch="e1")
+    async with start(log) as server:
         url = events_url(server)
         laptop, phone = Follower(), Follower()
         log.publish({"cell": "A1", "value": "draft"})
@@ -98,6 +163,13 @@ async def demo() -> None:
         # The laptop missed 2..6 but the server keeps only the last 4 events (3..6).
         print("laptop", await laptop.follow(url, count=5), laptop.seen)
         #> laptop reload the snapshot [1]
+
+    restarted = EventLog(epoch="e2")  # the server restarts and loses its history
+    async with start(restarted) as server:
+        for n in range(8):  # ... and publishes past the phone's position
+            restarted.publish({"cell": "B1", "value": n})
+        print("phone", await phone.follow(events_url(server), count=1), phone.seen[-1])
+        #> phone reload the snapshot 6
 
 
 if __name__ == "__main__":

@@ -7,7 +7,15 @@ import random
 import pytest
 import sequence_numbers as snippet
 from websockets.asyncio.client import connect
-from websockets.asyncio.server import broadcast, serve
+from websockets.asyncio.server import broadcast
+from websockets.exceptions import InvalidStatus
+
+AUTH = {"Authorization": "Bearer sess_test_alice"}
+
+
+def at(url, after, epoch="e1", **kwargs):
+    """Connect as a signed-in client that has applied everything up to `after`."""
+    return connect(f"{url}?epoch={epoch}&after={after}", additional_headers=AUTH, **kwargs)
 
 
 def run(scenario):
@@ -29,17 +37,17 @@ async def wait_subscribed(log, count):
 @pytest.mark.parametrize("before,missed", [(0, 1), (3, 4), (10, 25), (7, 0)])
 def test_reconnect_receives_exactly_the_missed_events_in_order(before, missed):
     async def scenario():
-        log = snippet.EventLog(history_size=50)
-        async with serve(log.handler, "127.0.0.1", 0) as server:
+        log = snippet.EventLog(history_size=50, epoch="e1")
+        async with snippet.start(log) as server:
             url = snippet.events_url(server)
             for n in range(before):
                 log.publish({"n": n})
-            async with connect(f"{url}?after=0") as ws:
+            async with at(url, 0) as ws:
                 first = await read_events(ws, before)
             last_seq = first[-1]["seq"] if first else 0
             for n in range(before, before + missed):
                 log.publish({"n": n})  # nobody is listening
-            async with connect(f"{url}?after={last_seq}") as ws:
+            async with at(url, last_seq) as ws:
                 caught_up = await read_events(ws, missed)
                 await wait_subscribed(log, 1)
                 log.publish({"n": "live"})
@@ -49,9 +57,10 @@ def test_reconnect_receives_exactly_the_missed_events_in_order(before, missed):
     first, caught_up, live = run(scenario())
     assert [e["seq"] for e in first] == list(range(1, before + 1))
     assert caught_up == [
-        {"type": "event", "seq": before + 1 + i, "data": {"n": before + i}} for i in range(missed)
+        {"type": "event", "epoch": "e1", "seq": before + 1 + i, "data": {"n": before + i}}
+        for i in range(missed)
     ]
-    assert live == {"type": "event", "seq": before + missed + 1, "data": {"n": "live"}}
+    assert live == {"type": "event", "epoch": "e1", "seq": before + missed + 1, "data": {"n": "live"}}
 
 
 def test_catch_up_racing_live_publishing_has_no_gap_and_no_duplicate():
@@ -59,8 +68,8 @@ def test_catch_up_racing_live_publishing_has_no_gap_and_no_duplicate():
     total = 300
 
     async def scenario():
-        log = snippet.EventLog(history_size=total)
-        async with serve(log.handler, "127.0.0.1", 0) as server:
+        log = snippet.EventLog(history_size=total, epoch="e1")
+        async with snippet.start(log) as server:
             url = snippet.events_url(server)
 
             async def publisher():
@@ -73,7 +82,7 @@ def test_catch_up_racing_live_publishing_has_no_gap_and_no_duplicate():
                 for _ in range(delay_turns):
                     await asyncio.sleep(0)
                 after = rng.randint(0, log.seq)
-                async with connect(f"{url}?after={after}") as ws:
+                async with at(url, after) as ws:
                     events = await read_events(ws, total - after)
                 return after, [e["seq"] for e in events]
 
@@ -91,40 +100,41 @@ def test_catch_up_racing_live_publishing_has_no_gap_and_no_duplicate():
 
 def test_gap_older_than_the_history_is_answered_with_reload():
     async def scenario():
-        log = snippet.EventLog(history_size=5)  # keeps 8..12 after 12 events
-        async with serve(log.handler, "127.0.0.1", 0) as server:
+        log = snippet.EventLog(history_size=5, epoch="e1")  # keeps 8..12 after 12 events
+        async with snippet.start(log) as server:
             for n in range(12):
                 log.publish({"n": n})
             url = snippet.events_url(server)
-            async with connect(f"{url}?after=6") as ws:  # needs 7: gone
+            async with at(url, 6) as ws:  # needs 7: gone
                 reload = json.loads(await ws.recv())
                 await ws.wait_closed()
                 closed = (ws.close_code, ws.close_reason)
-            async with connect(f"{url}?after=7") as ws:  # needs 8: still there
+            async with at(url, 7) as ws:  # needs 8: still there
                 fillable = [e["seq"] for e in await read_events(ws, 5)]
             return reload, closed, fillable
 
     reload, closed, fillable = run(scenario())
-    assert reload == {"type": "reload", "seq": 12}
-    assert closed == (1000, "reload the snapshot")
+    assert reload == {"type": "reload", "epoch": "e1", "seq": 12}
+    assert closed == (snippet.RELOAD, "reload the snapshot")
+    assert 4000 <= snippet.RELOAD <= 4999  # an application code a client can act on
     assert fillable == [8, 9, 10, 11, 12]
 
 
 def test_client_ahead_of_a_restarted_server_is_told_to_reload():
     async def scenario():
-        log = snippet.EventLog()
-        async with serve(log.handler, "127.0.0.1", 0) as server:
+        log = snippet.EventLog(epoch="e1")
+        async with snippet.start(log) as server:
             log.publish({"n": 0})
-            async with connect(f"{snippet.events_url(server)}?after=4096") as ws:
+            async with at(snippet.events_url(server), 4096) as ws:
                 return json.loads(await ws.recv())
 
-    assert run(scenario()) == {"type": "reload", "seq": 1}
+    assert run(scenario()) == {"type": "reload", "epoch": "e1", "seq": 1}
 
 
 def test_follower_detects_a_lost_event_and_fills_it_on_reconnect():
     async def scenario():
-        log = snippet.EventLog()
-        async with serve(log.handler, "127.0.0.1", 0) as server:
+        log = snippet.EventLog(epoch="e1")
+        async with snippet.start(log) as server:
             url = snippet.events_url(server)
             follower = snippet.Follower()
             log.publish({"n": 1})
@@ -147,8 +157,8 @@ def test_follower_detects_a_lost_event_and_fills_it_on_reconnect():
 
 def test_follower_skips_duplicated_events():
     async def scenario():
-        log = snippet.EventLog()
-        async with serve(log.handler, "127.0.0.1", 0) as server:
+        log = snippet.EventLog(epoch="e1")
+        async with snippet.start(log) as server:
             follower = snippet.Follower()
             task = asyncio.create_task(follower.follow(snippet.events_url(server), count=3))
             await wait_subscribed(log, 1)
@@ -160,12 +170,107 @@ def test_follower_skips_duplicated_events():
     assert run(scenario()) == ("ok", [1, 2, 3])
 
 
-def test_malformed_position_is_refused_with_1008():
+@pytest.mark.parametrize(
+    "query",
+    ["after=abc", "after=-1", "after=%2B5", "after=1.5", "after=", "after=%D9%A3",
+     "after=" + "9" * 40, "after=1&after=2", "epoch=e1&epoch=e2&after=1"],
+)
+def test_a_malformed_position_is_refused_with_a_400_problem_before_the_upgrade(query):
+    async def scenario():
+        log = snippet.EventLog(epoch="e1")
+        async with snippet.start(log) as server:
+            url = f"{snippet.events_url(server)}?{query}"
+            with pytest.raises(InvalidStatus) as caught:
+                await connect(url, additional_headers=AUTH)
+            return caught.value.response
+
+    response = run(scenario())
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/problem+json"
+    body = json.loads(response.body)
+    assert body["type"] == snippet.PROBLEMS + "invalid-request"
+    assert (body["status"], body["retryable"]) == (400, False)
+
+
+def test_a_restarted_server_that_caught_up_still_tells_the_client_to_reload():
+    """Without an epoch, `after=5` looks fine to a new server that has published 8 events
+    of a different history, and the client would silently skip its events 1 to 5."""
+
+    async def scenario():
+        old = snippet.EventLog(epoch="e1")
+        async with snippet.start(old) as server:
+            for n in range(5):
+                old.publish({"n": n})
+            follower = snippet.Follower()
+            await follower.follow(snippet.events_url(server), count=5)
+        new = snippet.EventLog()  # restart: history lost, a fresh random epoch
+        async with snippet.start(new) as server:
+            for n in range(8):
+                new.publish({"n": f"new {n}"})
+            async with at(snippet.events_url(server), 5, epoch=follower.epoch) as ws:
+                reload = json.loads(await ws.recv())
+                await ws.wait_closed()
+                code = ws.close_code
+            outcome = await follower.follow(snippet.events_url(server), count=1)
+            return new.epoch, reload, code, outcome, follower.seen
+
+    epoch, reload, code, outcome, seen = run(scenario())
+    assert epoch != "e1"
+    assert reload == {"type": "reload", "epoch": epoch, "seq": 8}
+    assert code == snippet.RELOAD
+    assert (outcome, seen) == ("reload the snapshot", [1, 2, 3, 4, 5])
+
+
+def test_a_fresh_client_joins_any_epoch_from_zero():
     async def scenario():
         log = snippet.EventLog()
-        async with serve(log.handler, "127.0.0.1", 0) as server:
-            async with connect(f"{snippet.events_url(server)}?after=abc") as ws:
-                await ws.wait_closed()
-                return ws.close_code, ws.close_reason
+        async with snippet.start(log) as server:
+            log.publish({"n": 0})
+            follower = snippet.Follower()
+            outcome = await follower.follow(snippet.events_url(server), count=1)
+            return outcome, follower.epoch == log.epoch, follower.seen
 
-    assert run(scenario()) == (1008, "after must be an integer")
+    assert run(scenario()) == ("ok", True, [1])
+
+
+def test_the_follower_refuses_events_of_another_epoch():
+    async def scenario():
+        log = snippet.EventLog(epoch="e2")
+        async with snippet.start(log) as server:
+            follower = snippet.Follower()
+            follower.epoch, follower.last_seq = "e1", 0  # knows e1, position 0
+            task = asyncio.create_task(follower.follow(snippet.events_url(server), count=1))
+            await wait_subscribed(log, 1)
+            log.publish({"n": 0})
+            return await task
+
+    assert run(scenario()) == "reload the snapshot"
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer sess_forged"}])
+def test_an_unauthenticated_handshake_gets_a_401_problem(headers):
+    async def scenario():
+        async with snippet.start(snippet.EventLog()) as server:
+            with pytest.raises(InvalidStatus) as caught:
+                await connect(snippet.events_url(server), additional_headers=headers)
+            return caught.value.response
+
+    response = run(scenario())
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith('Bearer realm="api"')
+    assert json.loads(response.body)["type"] == snippet.PROBLEMS + "unauthorized"
+
+
+def test_the_bearer_scheme_is_case_insensitive_and_two_credentials_are_refused():
+    async def scenario():
+        async with snippet.start(snippet.EventLog()) as server:
+            url = snippet.events_url(server)
+            async with connect(url, additional_headers={"Authorization": "bEaReR sess_test_alice"}):
+                pass
+            two = [("Authorization", "Bearer sess_test_alice")] * 2
+            with pytest.raises(InvalidStatus) as caught:
+                await connect(url, additional_headers=two)
+            return caught.value.response.status_code
+
+    assert run(scenario()) == 400
+
