@@ -7,7 +7,7 @@ export NO_MKDOCS_2_WARNING := 1
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install serve build check test update-examples new-pattern bench lock clean
+.PHONY: help install serve build check test prove update-examples new-pattern bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ check: $(STAMP) ## Validate the catalog only: one line per problem
 
 test: $(STAMP) ## Run every test: catalog, snippets, behaviour, built site, browser
 	$(BIN)/pytest
+
+prove: $(STAMP) ## Check every rule's proof fails on its breaking edit: make prove [P="pattern-id …"]
+	$(BIN)/apipatterns prove $(P)
 
 update-examples: $(STAMP) ## Rewrite the #> output lines of every snippet from a real run
 	$(BIN)/pytest tests/test_examples.py --update-examples

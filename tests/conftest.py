@@ -35,3 +35,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.returncode == 0, f"strict build failed:\n{result.stderr}"
     return out
+
+
+# The fixture catalog's own tests run only inside the `make prove` tests, against its snippets.
+collect_ignore_glob = ["fixtures/*"]

@@ -25,11 +25,17 @@ class Catalog:
     """Pattern id -> the literal module-level constants of its snippet."""
     pins: dict[str, str]
     """Distribution name -> the version pinned in `requirements.lock`."""
+    proof_lines: dict[str, int]
+    """A rule's proof (pytest node id) -> the line its test function starts on."""
 
     @property
     def reviewed(self) -> date:
         """The newest review date of the use cases: the overview's "Last reviewed on"."""
         return max(u.reviewed for u in self.use_cases.values())
+
+    def source_url(self, relpath: str) -> str:
+        """Where a file of the repository can be read, e.g. a test that proves a rule."""
+        return f"{str(self.overview.repository).rstrip('/')}/blob/main/{relpath}"
 
     def pin(self, distribution: str) -> str:
         """The version of a PyPI distribution pinned in `requirements.lock`."""

@@ -1,4 +1,4 @@
-"""`apipatterns check | export | new`: the catalog core from the command line."""
+"""`apipatterns check | export | new | prove`: the catalog core from the command line."""
 
 import argparse
 import sys
@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     new.add_argument("kind", choices=["pattern"])
     new.add_argument("id")
     new.add_argument("--title", help="defaults to the id in sentence case")
+    prove = commands.add_parser("prove", help="run each rule's proof, on the snippet and broken")
+    prove.add_argument("patterns", nargs="*", help="pattern ids (default: all)")
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -51,7 +53,21 @@ def _new(args: argparse.Namespace) -> int:
     return _check(args)
 
 
-COMMANDS = {"check": _check, "export": _export, "new": _new}
+def _prove(args: argparse.Namespace) -> int:
+    from .prove import prove, report
+
+    catalog = load_catalog(args.root)
+    unknown = sorted(set(args.patterns) - set(catalog.patterns))
+    if unknown:
+        print(f"no pattern {', '.join(unknown)}; the ids are in data/patterns/", file=sys.stderr)
+        return 2
+    outcomes = prove(catalog, args.root.resolve(), args.patterns)
+    text, ok = report(catalog, outcomes, args.patterns)
+    print(text)
+    return 0 if ok else 1
+
+
+COMMANDS = {"check": _check, "export": _export, "new": _new, "prove": _prove}
 
 if __name__ == "__main__":
     sys.exit(main())

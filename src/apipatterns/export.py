@@ -11,6 +11,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from .catalog import Catalog
 from .model import Overview, Pattern, Standard, UseCase
+from .render_rules import proof_url
 
 
 class PatternUseOut(BaseModel):
@@ -31,6 +32,21 @@ class UseCaseOut(BaseModel):
     patterns: list[PatternUseOut]
 
 
+class RuleOut(BaseModel):
+    """A rule of a pattern, with where to cite it and the test that proves it."""
+
+    id: str
+    level: str
+    text: str
+    standard: str | None
+    url: str
+    """The rule's anchor on its pattern page."""
+    proof: str | None
+    """The pytest node id of the test that proves it."""
+    proof_url: str | None
+    """The test's source, at its line."""
+
+
 class PatternOut(BaseModel):
     """A pattern of `/catalog.json`, with every use case that names it."""
 
@@ -43,6 +59,7 @@ class PatternOut(BaseModel):
     use_cases: list[PatternUseOut]
     related: list[str]
     standards: list[Standard]
+    rules: list[RuleOut]
     snippet: str
     aliases: list[str]
 
@@ -82,6 +99,7 @@ def export(catalog: Catalog, base_url: str = "/") -> CatalogOut:
                 }
             ),
             url=f"{base_url}patterns/{p.id}/",
+            rules=[_rule(catalog, p.id, rule, base_url) for rule in p.rules],
             use_cases=[PatternUseOut(id=u.id, why=use.why) for u, use in catalog.used_by(p.id)],
         )
         for p in catalog.patterns.values()
@@ -91,6 +109,14 @@ def export(catalog: Catalog, base_url: str = "/") -> CatalogOut:
         reviewed=catalog.reviewed,
         use_cases=use_cases,
         patterns=patterns,
+    )
+
+
+def _rule(catalog: Catalog, pattern_id: str, rule, base_url: str) -> RuleOut:
+    return RuleOut(
+        **rule.model_dump(include={"id", "level", "text", "standard", "proof"}),
+        url=f"{base_url}patterns/{pattern_id}/#rule-{rule.id}",
+        proof_url=proof_url(catalog, rule.proof) if rule.proof else None,
     )
 
 

@@ -6,7 +6,7 @@ from datetime import date
 
 LINK = re.compile(r"\]\((pattern|use-case|page):([^)\s#]+)(#[^)\s]*)?\)")
 CONSTANT = re.compile(r"\{\{\s*snippet\.(\w+)\s*\}\}")
-GENERATED_INDEXES = ("use-cases/index.md", "patterns/index.md")
+GENERATED_INDEXES = ("use-cases/index.md", "patterns/index.md", "rules/index.md")
 
 
 def page_path(kind: str, target: str) -> str:

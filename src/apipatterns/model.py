@@ -182,6 +182,8 @@ class Overview(Entry):
 
     title: str
     """The page title."""
+    repository: HttpUrl
+    """The repository the site is built from; pages link its test and snippet files."""
     introduction: Markdown
     """The opening paragraph."""
     use_cases: list[Id] = Field(min_length=1)

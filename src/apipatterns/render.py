@@ -4,6 +4,7 @@ from pathlib import PurePosixPath
 
 from .catalog import Catalog
 from .markdown import front_matter, long_date, resolve
+from .render_rules import render_checklist, render_rules_index, render_rules_section
 
 
 def render_overview(catalog: Catalog) -> str:
@@ -47,7 +48,8 @@ def render_use_case(catalog: Catalog, use_case_id: str) -> str:
             f"[{pattern.title}: the pattern and its reference implementation]"
             f"(../patterns/{pattern.id}.md){{ .md-button }}\n"
         )
-    return "\n".join(parts)
+    parts.append(render_checklist(catalog, use_case_id))
+    return "\n".join(p for p in parts if p)
 
 
 def render_pattern(catalog: Catalog, pattern_id: str) -> str:
@@ -61,6 +63,7 @@ def render_pattern(catalog: Catalog, pattern_id: str) -> str:
         f"# {pattern.title}\n\n{pattern.summary}\n{{ .lead }}\n\n"
         + (f"**Used by:** {uses}. " if uses else "")
         + f"*Reviewed on {long_date(pattern.reviewed)}.*\n",
+        render_rules_section(catalog, pattern_id),
         f"## Problem\n\n{resolve(pattern.problem, constants)}\n",
         f"## Solution\n\n{resolve(pattern.solution, constants)}\n",
         _implementation(catalog, pattern_id),
@@ -157,6 +160,7 @@ def pages(catalog: Catalog) -> dict[str, str]:
     result = {
         "use-cases/index.md": render_overview(catalog),
         "patterns/index.md": render_matrix(catalog),
+        "rules/index.md": render_rules_index(catalog),
     }
     result |= {f"use-cases/{u}.md": render_use_case(catalog, u) for u in catalog.use_cases}
     result |= {f"patterns/{p}.md": render_pattern(catalog, p) for p in catalog.patterns}
@@ -199,6 +203,7 @@ def page_sources(catalog: Catalog) -> dict[str, str | None]:
     sources: dict[str, str | None] = {
         "use-cases/index.md": catalog.sources["overview"],
         "patterns/index.md": None,
+        "rules/index.md": None,
     }
     sources |= {f"use-cases/{u}.md": catalog.sources[f"use-case:{u}"] for u in catalog.use_cases}
     sources |= {f"patterns/{p}.md": catalog.sources[f"pattern:{p}"] for p in catalog.patterns}

@@ -13,6 +13,7 @@ from .load import Document, catalog_files, read_document
 from .markdown import CONSTANT, GENERATED_INDEXES, LINK
 from .model import Overview, Pattern, UseCase
 from .problems import CatalogError, Problem
+from .rules import check_rules, module_functions
 
 KINDS: dict[str, type[BaseModel]] = {
     "overview": Overview,
@@ -38,14 +39,27 @@ def validate(root: Path, today: date) -> Catalog:
         raise CatalogError(problems or [Problem("data/overview.yml", 1, "file", "missing")])
     pins = _pins(root / "requirements.lock")
     snippets: dict[str, tuple[str, dict]] = {}  # pattern id -> (source, literal constants)
+    tests: dict[str, dict | None] = {}  # test file -> its test functions and their lines
     ids = {"pattern": _ids(root, "patterns"), "use-case": _ids(root, "use-cases")}
     problems += _check_entries(root, entries, today, ids)
     problems += _check_references(entries, ids)
     for pattern, document in entries["patterns"]:
         problems += _check_snippet(root, pattern, document, pins, snippets)
+        if pattern.id in snippets:
+            problems += check_rules(root, pattern, document, snippets[pattern.id][0], tests)
     if problems:
         raise CatalogError(problems)
-    return _assemble(entries, snippets, pins)
+    return _assemble(entries, snippets, pins, _proof_lines(root, entries, tests))
+
+
+def _proof_lines(root: Path, entries: dict, tests: dict) -> dict[str, int]:
+    lines = {}
+    for pattern, _ in entries["patterns"]:
+        for rule in pattern.rules:
+            if rule.proof:
+                relpath, _, name = rule.proof.partition("::")
+                lines[rule.proof] = module_functions(root, relpath, tests)[name]
+    return lines
 
 
 def _parse(model: type[BaseModel], document: Document) -> tuple[BaseModel | None, list[Problem]]:
@@ -67,10 +81,12 @@ def _problem(model: type[BaseModel], document: Document, error: dict) -> Problem
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f"did you mean `{close[0]}`? " if close else ""
         message = f"unknown field; {hint}the fields are: {', '.join(known)}"
-    elif kind == "string_pattern_mismatch" and str(loc[-1]) != "snippet":
-        message = f"{value!r} is not a valid id; use lowercase kebab-case, e.g. `cursor-pagination`"
-    elif kind == "string_pattern_mismatch":
+    elif kind == "string_pattern_mismatch" and str(loc[-1]) == "snippet":
         message = f"{value!r} must be a path like `snippets/<name>.py` (lowercase, underscores)"
+    elif kind == "string_pattern_mismatch" and str(loc[-1]) == "proof":
+        message = f"{value!r} must be a pytest node id like `tests/snippets/test_x.py::test_y`"
+    elif kind == "string_pattern_mismatch":
+        message = f"{value!r} is not a valid id; use lowercase kebab-case, e.g. `cursor-pagination`"
     elif kind.startswith("date"):
         message = f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-05-04"
     else:
@@ -277,7 +293,7 @@ def _pins(lock: Path) -> dict[str, str]:
     return pins
 
 
-def _assemble(entries: dict, snippets: dict, pins: dict) -> Catalog:
+def _assemble(entries: dict, snippets: dict, pins: dict, proof_lines: dict) -> Catalog:
     overview, overview_doc = entries["overview"][0]
     use_cases = {u.id: u for u, _ in entries["use-cases"]}
     ordered = {name: use_cases[name] for name in overview.use_cases}
@@ -295,4 +311,5 @@ def _assemble(entries: dict, snippets: dict, pins: dict) -> Catalog:
         snippets={p: source for p, (source, _) in snippets.items()},
         constants={p: constants for p, (_, constants) in snippets.items()},
         pins=pins,
+        proof_lines=proof_lines,
     )

@@ -40,3 +40,17 @@ def test_the_editor_schema_rejects_what_the_check_rejects(root: Path):
         )
     )
     assert errors, "a misspelt field must not validate"
+
+
+def test_catalog_json_carries_the_rules_with_absolute_urls(root: Path):
+    data = json.loads(catalog_json(load_catalog(root, date(2026, 11, 25)), "https://x.org/"))
+    jsonschema.validate(data, json.loads(export_schema_json()))
+    rule = data["patterns"][0]["rules"][0]
+    assert rule["url"] == "https://x.org/patterns/retry-safety/#rule-replay-seen-keys"
+    assert rule["level"] == "MUST"
+    assert rule["proof"] == "tests/snippets/test_retry_safety.py::test_a_repeated_key_is_replayed"
+    assert rule["proof_url"] == (
+        "https://github.com/api-patterns/api-patterns/blob/main/"
+        "tests/snippets/test_retry_safety.py#L4"
+    )
+    assert data["patterns"][0]["rules"][2]["proof_url"] is None

@@ -48,6 +48,7 @@ def test_pattern_page_has_every_section_in_order(catalog: Catalog):
     page = render_pattern(catalog, "retry-safety")
     headings = [line for line in page.splitlines() if line.startswith("## ")]
     assert headings == [
+        "## Rules",
         "## Problem",
         "## Solution",
         "## Reference implementation",
@@ -98,6 +99,7 @@ def test_pages_cover_every_entry(catalog: Catalog):
         "patterns/batch-caps.md",
         "patterns/index.md",
         "patterns/retry-safety.md",
+        "rules/index.md",
         "use-cases/index.md",
         "use-cases/ledgers.md",
     ]

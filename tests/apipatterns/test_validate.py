@@ -1,29 +1,11 @@
 """Every kind of bad input is reported as `file:line: field: message`, all at once."""
 
-from datetime import date
 from pathlib import Path
 
 import pytest
+from catalog_problems import PATTERN, TODAY, USE_CASE, edit, problems
 
 from apipatterns.catalog import load_catalog
-from apipatterns.problems import CatalogError
-
-TODAY = date(2026, 11, 25)
-PATTERN = "data/patterns/retry-safety.yml"
-USE_CASE = "data/use-cases/ledgers.yml"
-
-
-def problems(root: Path) -> list[str]:
-    with pytest.raises(CatalogError) as caught:
-        load_catalog(root, TODAY)
-    return str(caught.value).splitlines()
-
-
-def edit(root: Path, relpath: str, old: str, new: str) -> None:
-    path = root / relpath
-    text = path.read_text()
-    assert old in text, f"fixture lacks {old!r}"
-    path.write_text(text.replace(old, new, 1))
 
 
 def test_the_fixture_is_valid(root: Path):
@@ -52,8 +34,8 @@ def test_unknown_field_suggests_the_right_one(root: Path):
     assert problems(root) == [
         f"{PATTERN}:1: pitfalls: is required but missing; add it",
         f"{PATTERN}:15: pitfals: unknown field; did you mean `pitfalls`? the fields are: id, "
-        "title, summary, reviewed, tags, problem, solution, pitfalls, snippet, requires, "
-        "standards, related, aliases",
+        "title, summary, reviewed, tags, rules, problem, solution, pitfalls, alternatives, "
+        "security, at_scale, elsewhere, snippet, requires, standards, related, aliases",
     ]
 
 
