@@ -21,6 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 TOKEN_TTL_SECONDS = 300
 CERT_TTL_HOURS = 24
+READ_TIMEOUT_SECONDS = 5  # a connection that stalls (handshake or request) is closed
 ISSUER = "https://identity.example.internal"
 TRUST_DOMAIN = "spiffe://example.internal"
 ALLOWED = {"/stock/": {f"{TRUST_DOMAIN}/orders"}}  # path prefix -> SPIFFE IDs
@@ -163,6 +164,8 @@ def decide(authorizations: list[str], path: str, peer, public_key, audience: str
 
 def serve(ca_pem: str, server_pem: Path, public_key, audience: str):
     class Handler(BaseHTTPRequestHandler):
+        timeout = READ_TIMEOUT_SECONDS  # the TLS handshake runs in this thread, too
+
         def do_GET(self):
             peer = x509.load_der_x509_certificate(
                 self.connection.getpeercert(binary_form=True)

@@ -342,3 +342,23 @@ def test_fifty_concurrent_callers_get_exactly_their_outcome(pki):
         results = list(pool.map(lambda t: call(pki, pki["orders"], t), tokens))
     expected = [(200, ORDERS_ID) if i % 5 else (401, "unauthorized") for i in range(50)]
     assert results == expected
+
+
+def test_a_stalled_connection_is_closed_and_does_not_block_others(pki, monkeypatch):
+    """A client that connects and sends nothing (no TLS handshake) must not hold a
+    server thread for ever; meanwhile other callers are served."""
+    monkeypatch.setattr(snippet, "READ_TIMEOUT_SECONDS", 0.3)
+    identity = pki["identity"]
+    server, url = snippet.serve(pki["ca_pem"], pki["inventory"], identity.public_key, "inventory")
+    try:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=3) as stalled:
+            with snippet.client(pki["ca_pem"], pki["orders"]) as http:
+                headers = {"Authorization": f"Bearer {token(pki)}"}
+                assert http.get(f"{url}/stock/sku_1", headers=headers).status_code == 200
+            started = time.monotonic()
+            assert stalled.recv(1) == b""  # closed by the server, not by our timeout
+            assert time.monotonic() - started < 2
+    finally:
+        server.shutdown()
+        server.server_close()
