@@ -80,7 +80,7 @@ def service(tracer: Tracer) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def on_http_error(request: Request, error: HTTPException) -> JSONResponse:
         if error.status_code == 405:
-            return problem(405, "method-not-allowed", "Method not allowed", "")
+            return problem(405, "method-not-allowed", "Method not allowed", "Not here.")
         return problem(404, "not-found", "Not found", f"No {request.url.path}.")
 
     @app.exception_handler(RequestValidationError)

@@ -108,7 +108,8 @@ async def on_failure(request: Request, failure: Failure) -> JSONResponse:
 @rest.exception_handler(HTTPException)
 async def on_http_error(request: Request, error: HTTPException) -> JSONResponse:
     if error.status_code == 405:
-        response = problem(405, "method-not-allowed", "Method not allowed", False, "")
+        title, detail = "Method not allowed", "Use GET."
+        response = problem(405, "method-not-allowed", title, False, detail)
         response.headers["Allow"] = (error.headers or {}).get("Allow", "GET")
         return response
     detail = f"No resource {request.url.path}."
