@@ -1,11 +1,13 @@
 """A circuit breaker: closed, open after N consecutive failures, one half-open probe."""
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
 
 FAILURE_THRESHOLD = 5
 RESET_TIMEOUT_SECONDS = 30
+PROBE_TIMEOUT_SECONDS = 10  # a probe that never reports loses its slot after this
 
 
 class CircuitOpenError(Exception):
@@ -19,38 +21,47 @@ class CircuitBreaker:
         reset_timeout: float = RESET_TIMEOUT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         counts_as_failure: tuple[type[BaseException], ...] = (Exception,),
+        probe_timeout: float = PROBE_TIMEOUT_SECONDS,
     ):
         self.failure_threshold = failure_threshold
         self.reset_timeout = reset_timeout
+        self.probe_timeout = probe_timeout
         self.clock = clock
         self.counts_as_failure = counts_as_failure
         self.state = "closed"
         self.failures = 0
         self.opened_at = 0.0
-        self._generation = 0  # bumped on every state change
+        self._probe_lease = float("-inf")  # half-open: a new probe may start after this
+        self._generation = 0  # bumped on every state change and every probe admitted
         self._lock = threading.Lock()
 
     def _set(self, state: str) -> None:
         self.state, self.failures = state, 0
         self.opened_at = self.clock() if state == "open" else self.opened_at
+        self._probe_lease = float("-inf")
         self._generation += 1
 
     def _admit(self) -> int:
         with self._lock:
             if self.state == "closed":
                 return self._generation
-            if (
-                self.state == "open"
-                and self.clock() - self.opened_at >= self.reset_timeout
-            ):
-                self._set("half_open")  # this caller is the one probe
+            now = self.clock()
+            if self.state == "open" and now - self.opened_at >= self.reset_timeout:
+                self._set("half_open")
+            if self.state == "half_open" and now >= self._probe_lease:
+                self._probe_lease = now + self.probe_timeout  # this caller is the probe
+                self._generation += 1  # a lost probe's late result is now stale
                 return self._generation
             raise CircuitOpenError(f"circuit {self.state}, failing fast")
 
-    def _record(self, generation: int, ok: bool) -> None:
+    def _record(self, generation: int, ok: bool | None) -> None:
         with self._lock:
             if generation != self._generation:
                 return  # admitted before the last state change: stale news
+            if ok is None:  # cancelled: no news about the dependency
+                if self.state == "half_open":
+                    self._probe_lease = float("-inf")  # the next caller probes
+                return
             if ok:
                 self.failures = 0
                 if self.state != "closed":
@@ -62,30 +73,33 @@ class CircuitBreaker:
 
     def call(self, fn: Callable[..., object], *args, **kwargs) -> object:
         generation = self._admit()
+        ok = None  # stays None if fn ends in a BaseException such as CancelledError
         try:
             result = fn(*args, **kwargs)
+            ok = True
+            return result
         except self.counts_as_failure:
-            self._record(generation, ok=False)
+            ok = False
             raise
         except Exception:
-            self._record(generation, ok=True)  # e.g. a 4xx: the dependency answered
+            ok = True  # e.g. a 4xx: the dependency answered
             raise
-        self._record(generation, ok=True)
-        return result
+        finally:
+            self._record(generation, ok)
 
 
 if __name__ == "__main__":
     now = [0.0]
-    breaker = CircuitBreaker(
-        failure_threshold=3, reset_timeout=30, clock=lambda: now[0]
-    )
-    healthy = [False]
+    breaker = CircuitBreaker(failure_threshold=3, clock=lambda: now[0])
+    health = ["down"]
     calls = []
 
     def fetch_stock(sku: str) -> int:
         calls.append(sku)
-        if not healthy[0]:
+        if health[0] == "down":
             raise ConnectionError("inventory unreachable")
+        if health[0] == "cancel":  # e.g. the caller's task was cancelled mid-call
+            raise asyncio.CancelledError
         return 7
 
     def attempt() -> str:
@@ -95,6 +109,8 @@ if __name__ == "__main__":
             return "fast fail"
         except ConnectionError:
             return "error"
+        except asyncio.CancelledError:
+            return "cancelled"
 
     for _ in range(4):
         print(attempt(), breaker.state, len(calls))
@@ -106,6 +122,9 @@ if __name__ == "__main__":
     print(attempt(), breaker.state, len(calls))
     #> error open 4
     now[0] = 60.0
-    healthy[0] = True
+    health[0] = "cancel"  # the probe is cancelled: its slot goes to the next caller
     print(attempt(), breaker.state, len(calls))
-    #> ok 7 closed 5
+    #> cancelled half_open 5
+    health[0] = "up"
+    print(attempt(), breaker.state, len(calls))
+    #> ok 7 closed 6

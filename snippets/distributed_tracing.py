@@ -4,15 +4,35 @@ import asyncio
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from opentelemetry.propagators.textmap import Getter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 
+PROBLEM_JSON = "application/problem+json"
+PROBLEMS = "https://api.example.com/problems/"
 propagator = TraceContextTextMapPropagator()
 exporter = InMemorySpanExporter()  # in production: an OTLP exporter to a collector
+
+
+class AllValues(Getter):
+    """Every field of a repeated header, combined with commas (RFC 9110 section 5.3):
+    two traceparent fields then fail to parse and start a new trace, as the W3C
+    test suite expects, and tracestate split over several fields is kept whole."""
+
+    def get(self, carrier: Headers, key: str) -> list[str] | None:
+        values = carrier.getlist(key)
+        return [",".join(values)] if values else None
+
+    def keys(self, carrier: Headers) -> list[str]:
+        return list(carrier.keys())
 
 
 def tracer_for(service: str) -> Tracer:
@@ -22,25 +42,56 @@ def tracer_for(service: str) -> Tracer:
     return provider.get_tracer(service)
 
 
-def traced(app: FastAPI, tracer: Tracer) -> FastAPI:
-    @app.middleware("http")
-    async def server_span(request: Request, call_next):
+class ServerSpans:
+    """Plain ASGI middleware, not @app.middleware("http"): the span lasts until the
+    last byte of the body is sent, streaming included, and sees the real status."""
+
+    def __init__(self, app, tracer: Tracer):
+        self.app, self.tracer = app, tracer
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
         # A missing or malformed traceparent extracts to an empty context: new trace.
-        parent = propagator.extract(request.headers)
-        name = request.method
-        with tracer.start_as_current_span(name, parent, SpanKind.SERVER) as span:
-            response = await call_next(request)
-            route = request.scope.get("route")
+        parent = propagator.extract(Headers(scope=scope), getter=AllValues())
+        name = scope["method"]
+        with self.tracer.start_as_current_span(name, parent, SpanKind.SERVER) as span:
+
+            async def send_and_record(message) -> None:
+                if message["type"] == "http.response.start":
+                    span.set_attribute("http.response.status_code", message["status"])
+                await send(message)
+
+            await self.app(scope, receive, send_and_record)
+            route = scope.get("route")  # set by the router: the template, not the path
             span.update_name(f"{name} {route.path}" if route else name)
-            span.set_attribute("http.response.status_code", response.status_code)
-            return response
+
+
+def problem(status: int, slug: str, title: str, detail: str) -> JSONResponse:
+    body = {"type": PROBLEMS + slug, "title": title, "status": status}
+    body |= {"detail": detail, "retryable": False}
+    return JSONResponse(body, status, media_type=PROBLEM_JSON)
+
+
+def service(tracer: Tracer) -> FastAPI:
+    app = FastAPI()
+    app.add_middleware(ServerSpans, tracer=tracer)
+
+    @app.exception_handler(HTTPException)
+    async def on_http_error(request: Request, error: HTTPException) -> JSONResponse:
+        if error.status_code == 405:
+            return problem(405, "method-not-allowed", "Method not allowed", "Not here.")
+        return problem(404, "not-found", "Not found", f"No {request.url.path}.")
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, error) -> JSONResponse:
+        return problem(400, "invalid-request", "Invalid request", "Bad request.")
 
     return app
 
 
 inventory_tracer, checkout_tracer = tracer_for("inventory"), tracer_for("checkout")
-inventory = traced(FastAPI(), inventory_tracer)
-checkout = traced(FastAPI(), checkout_tracer)
+inventory, checkout = service(inventory_tracer), service(checkout_tracer)
 
 
 @inventory.get("/stock/{sku}")

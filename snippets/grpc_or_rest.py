@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 import statistics
 import threading
 import time
@@ -11,15 +12,44 @@ from concurrent import futures
 import grpc
 import httpx
 import uvicorn
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 STOCK = {"sku_1": 7, "sku_2": 0}
 MEASURED_CALLS = 200
+PROBLEM_JSON = "application/problem+json"
+PROBLEMS = "https://api.example.com/problems/"
+Code = grpc.StatusCode
+# One mapping for every adapter: google.rpc.Code to HTTP status (AIP-193), and the
+# problem type a REST adapter sends for it: (status, slug, title, retryable).
+HTTP_FOR = {
+    Code.INVALID_ARGUMENT: (400, "invalid-request", "Invalid request", False),
+    Code.NOT_FOUND: (404, "not-found", "Not found", False),
+    Code.UNAVAILABLE: (503, "service-unavailable", "Service unavailable", True),
+    Code.DEADLINE_EXCEEDED: (504, "deadline-exceeded", "Deadline exceeded", True),
+}
+CODE_FOR = {status: code for code, (status, *_) in HTTP_FOR.items()}  # and back
 
 
-def get_stock(sku: str) -> dict:
+class Failure(Exception):
+    """A failure of the operation, named by its gRPC status code."""
+
+    def __init__(self, code: grpc.StatusCode, detail: str):
+        super().__init__(detail)
+        self.code, self.detail = code, detail
+
+
+def get_stock(sku: str, budget: float | None = None) -> dict:
     """The operation itself; both transports are thin adapters around it."""
-    return {"sku": sku, "available": STOCK[sku]}  # KeyError: unknown sku
+    if not re.fullmatch(r"sku_\w{1,32}", sku):
+        raise Failure(Code.INVALID_ARGUMENT, "sku must look like sku_123")
+    if budget is not None and budget <= 0.001:  # too little left: do not start
+        raise Failure(Code.DEADLINE_EXCEEDED, "the caller's deadline has passed")
+    if sku not in STOCK:
+        raise Failure(Code.NOT_FOUND, f"no such sku: {sku}")
+    return {"sku": sku, "available": STOCK[sku]}
 
 
 # gRPC. Real services generate stubs and protobuf messages from a .proto file:
@@ -32,17 +62,25 @@ def to_bytes(message: dict) -> bytes:
     return json.dumps(message).encode()
 
 
-def grpc_get_stock(request: dict, context: grpc.ServicerContext) -> dict:
+def from_bytes(data: bytes) -> dict:
     try:
-        return get_stock(request["sku"])
-    except KeyError:
-        context.abort(grpc.StatusCode.NOT_FOUND, f"no such sku: {request['sku']}")
+        message = json.loads(data)
+    except ValueError:  # not JSON or not UTF-8: INVALID_ARGUMENT below, not INTERNAL
+        return {}
+    return message if isinstance(message, dict) else {}
+
+
+def grpc_get_stock(request: dict, context: grpc.ServicerContext) -> dict:
+    try:  # time_remaining(): the caller's deadline, sent as grpc-timeout
+        return get_stock(str(request.get("sku")), context.time_remaining())
+    except Failure as failure:
+        context.abort(failure.code, failure.detail)
 
 
 def serve_grpc() -> tuple[grpc.Server, str]:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     handler = grpc.unary_unary_rpc_method_handler(
-        grpc_get_stock, request_deserializer=json.loads, response_serializer=to_bytes
+        grpc_get_stock, request_deserializer=from_bytes, response_serializer=to_bytes
     )
     server.add_generic_rpc_handlers(
         [grpc.method_handlers_generic_handler(SERVICE, {"GetStock": handler})]
@@ -52,16 +90,42 @@ def serve_grpc() -> tuple[grpc.Server, str]:
     return server, f"127.0.0.1:{port}"
 
 
-# REST: the same operation as a resource, JSON over HTTP/1.1.
+# REST: the same operation as a resource, JSON over HTTP/1.1, errors as problem+json.
+def problem(status: int, slug: str, title: str, retryable: bool, detail: str):
+    body = {"type": PROBLEMS + slug, "title": title, "status": status}
+    body |= {"detail": detail, "retryable": retryable}
+    return JSONResponse(body, status, media_type=PROBLEM_JSON)
+
+
 rest = FastAPI()
 
 
+@rest.exception_handler(Failure)
+async def on_failure(request: Request, failure: Failure) -> JSONResponse:
+    return problem(*HTTP_FOR[failure.code], failure.detail)
+
+
+@rest.exception_handler(HTTPException)
+async def on_http_error(request: Request, error: HTTPException) -> JSONResponse:
+    if error.status_code == 405:
+        title, detail = "Method not allowed", "Use GET."
+        response = problem(405, "method-not-allowed", title, False, detail)
+        response.headers["Allow"] = (error.headers or {}).get("Allow", "GET")
+        return response
+    detail = f"No resource {request.url.path}."
+    return problem(404, "not-found", "Not found", False, detail)
+
+
+@rest.exception_handler(RequestValidationError)
+async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+    return problem(400, "invalid-request", "Invalid request", False, "Bad parameters.")
+
+
 @rest.get("/v1/stock/{sku}")
-def rest_get_stock(sku: str) -> dict:
-    try:
-        return get_stock(sku)
-    except KeyError:
-        raise HTTPException(404, f"no such sku: {sku}") from None
+def rest_get_stock(sku: str, request: Request) -> dict:
+    timeout_ms = request.headers.get("x-timeout-ms", "")  # the caller's budget left
+    budget = int(timeout_ms) / 1000 if timeout_ms.isdigit() else None
+    return get_stock(sku, budget)
 
 
 def serve_rest() -> tuple[uvicorn.Server, str]:
@@ -100,14 +164,19 @@ if __name__ == "__main__":
         #> {'sku': 'sku_1', 'available': 7}
         print(http.get("/v1/stock/sku_1", timeout=1.0).json())
         #> {'sku': 'sku_1', 'available': 7}
-        try:
-            stub({"sku": "sku_9"}, timeout=1.0)
-        except grpc.RpcError as error:
-            print(error.code(), error.details())
-            #> StatusCode.NOT_FOUND no such sku: sku_9
-        missing = http.get("/v1/stock/sku_9", timeout=1.0)
-        print(missing.status_code, missing.json())
-        #> 404 {'detail': 'no such sku: sku_9'}
+        for sku in ("sku_9", "not-a-sku"):
+            try:
+                stub({"sku": sku}, timeout=1.0)
+            except grpc.RpcError as error:
+                print(error.code(), error.details())
+                #> StatusCode.NOT_FOUND no such sku: sku_9
+                #> StatusCode.INVALID_ARGUMENT sku must look like sku_123
+        for sku in ("sku_9", "not-a-sku"):
+            missing = http.get(f"/v1/stock/{sku}", timeout=1.0)
+            status, kind = missing.status_code, missing.json()["type"]
+            print(status, kind.removeprefix(PROBLEMS), CODE_FOR[status])
+            #> 404 not-found StatusCode.NOT_FOUND
+            #> 400 invalid-request StatusCode.INVALID_ARGUMENT
 
         measured = {
             "grpc": latency_us(lambda: stub({"sku": "sku_1"}, timeout=1.0)),

@@ -1,6 +1,8 @@
 """Behaviour of snippets/circuit_breakers.py: every transition, exactly, on an injected clock."""
 
+import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import circuit_breakers as snippet
@@ -14,6 +16,16 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+class SlowBreaker(CircuitBreaker):
+    """A state change that takes 2 ms: it widens every check-then-act window of the
+    breaker, so that without its lock concurrent callers visibly interleave there
+    (F-CBR-2: with the window this narrow by nature, a missing lock went unseen)."""
+
+    def _set(self, state: str) -> None:
+        time.sleep(0.002)
+        super()._set(state)
 
 
 class Dependency:
@@ -48,8 +60,9 @@ def breaker(clock: Clock) -> CircuitBreaker:
 
 def test_defaults_are_the_documented_constants():
     b = CircuitBreaker()
-    assert (b.failure_threshold, b.reset_timeout) == (5, 30.0)
+    assert (b.failure_threshold, b.reset_timeout, b.probe_timeout) == (5, 30.0, 10.0)
     assert (snippet.FAILURE_THRESHOLD, snippet.RESET_TIMEOUT_SECONDS) == (5, 30.0)
+    assert snippet.PROBE_TIMEOUT_SECONDS == 10
 
 
 def test_stays_closed_below_threshold_and_opens_exactly_at_it(breaker):
@@ -146,7 +159,9 @@ def test_exactly_one_concurrent_probe_while_half_open(breaker, clock):
     assert breaker.state == "closed"
 
 
-def test_fifty_callers_released_together_after_cool_down_make_one_call(breaker, clock):
+def test_fifty_callers_released_together_after_cool_down_make_one_call():
+    clock = Clock()
+    breaker = SlowBreaker(failure_threshold=5, reset_timeout=30.0, clock=clock)
     trip(breaker, Dependency(), 5)
     clock.now += 30.0
     barrier, release = threading.Barrier(50), threading.Event()
@@ -177,8 +192,9 @@ def test_fifty_callers_released_together_after_cool_down_make_one_call(breaker, 
     assert breaker.state == "closed"
 
 
-def test_concurrent_failures_open_exactly_once(clock):
-    breaker = CircuitBreaker(failure_threshold=10, reset_timeout=30.0, clock=clock)
+def test_concurrent_failures_open_exactly_once():
+    clock = Clock()
+    breaker = SlowBreaker(failure_threshold=10, reset_timeout=30.0, clock=clock)
     dep = Dependency()
     barrier = threading.Barrier(50)
     outcomes = []
@@ -235,3 +251,73 @@ def test_failures_outside_counts_as_failure_do_not_trip(clock):
         with pytest.raises(NotFound):
             breaker.call(missing)
     assert (breaker.state, breaker.failures) == ("closed", 0)
+
+
+@pytest.mark.parametrize("cancel", [asyncio.CancelledError, KeyboardInterrupt])
+def test_cancelled_probe_does_not_wedge_half_open(breaker, clock, cancel):
+    """F-CBR-1: a probe ending in a BaseException must free the probe slot."""
+    dep = Dependency()
+    trip(breaker, dep, 5)
+    clock.now += 30.0
+
+    def cancelled_probe() -> str:
+        raise cancel
+
+    with pytest.raises(cancel):
+        breaker.call(cancelled_probe)
+    assert breaker.state == "half_open"
+    dep.healthy = True
+    assert breaker.call(dep) == "pong"  # the very next caller is the new probe
+    assert breaker.state == "closed"
+
+
+def test_a_probe_that_never_reports_loses_its_lease(breaker, clock):
+    trip(breaker, Dependency(), 5)
+    clock.now += 30.0
+    outcomes = []
+
+    def probe(entered: threading.Event, release: threading.Event, healthy: bool):
+        def fn() -> str:
+            entered.set()
+            release.wait(5)
+            if not healthy:
+                raise ConnectionError("late failure")
+            return "pong"
+
+        def run() -> None:
+            try:
+                outcomes.append(breaker.call(fn))
+            except ConnectionError:
+                outcomes.append("error")
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        assert entered.wait(5)
+        return thread
+
+    lost_release, new_release = threading.Event(), threading.Event()
+    lost = probe(threading.Event(), lost_release, healthy=False)
+    clock.now += snippet.PROBE_TIMEOUT_SECONDS - 0.001
+    with pytest.raises(CircuitOpenError):
+        breaker.call(Dependency())  # the first probe's lease still holds
+    clock.now += 0.001
+    new = probe(threading.Event(), new_release, healthy=True)  # lease over: a new probe
+    lost_release.set()
+    lost.join(5)
+    assert breaker.state == "half_open"  # the lost probe's late failure is stale news
+    new_release.set()
+    new.join(5)
+    assert outcomes == ["error", "pong"]
+    assert breaker.state == "closed"
+
+
+def test_cancelled_call_while_closed_neither_counts_nor_resets(breaker):
+    dep = Dependency()
+    trip(breaker, dep, 4)
+
+    def cancelled() -> None:
+        raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        breaker.call(cancelled)
+    assert (breaker.state, breaker.failures) == ("closed", 4)

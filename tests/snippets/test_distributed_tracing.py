@@ -136,3 +136,114 @@ def test_fifty_concurrent_requests_never_mix_their_traces():
         assert len(members) == 3 and len(kinds) == 3
         assert kinds["checkout SERVER"].parent.span_id == trace_id
         assert kinds["inventory SERVER"].parent.span_id == kinds["checkout CLIENT"].context.span_id
+
+
+# Vectors of the W3C Trace Context test suite (w3c/trace-context, test/test.py): the
+# header fields the harness sends, and whether the service must continue that trace.
+SUITE_ID = "12345678901234567890123456789012"
+SUITE_PARENT = "1234567890123456"
+W3C_SUITE = [
+    ([("traceparent", f"00-{SUITE_ID}-{SUITE_PARENT}-01")], True),
+    ([("TraceParent", f"00-{SUITE_ID}-{SUITE_PARENT}-01")], True),
+    ([("TRACEPARENT", f"00-{SUITE_ID}-{SUITE_PARENT}-01")], True),
+    ([("trace-parent", f"00-{SUITE_ID}-{SUITE_PARENT}-01")], False),
+    ([("trace.parent", f"00-{SUITE_ID}-{SUITE_PARENT}-01")], False),
+    (
+        [
+            ("traceparent", f"00-{SUITE_ID[:-1]}1-{SUITE_PARENT}-01"),
+            ("traceparent", f"00-{SUITE_ID}-{SUITE_PARENT}-01"),
+        ],
+        False,  # duplicated traceparent: a new trace, neither id
+    ),
+    ([("traceparent", f"00-{SUITE_ID}-{SUITE_PARENT}-01.")], False),
+    ([("traceparent", f"00-{SUITE_ID}-{SUITE_PARENT}-01-what-the-future-will-be-like")], False),
+    ([("traceparent", f"cc-{SUITE_ID}-{SUITE_PARENT}-01")], True),
+    ([("traceparent", f"cc-{SUITE_ID}-{SUITE_PARENT}-01-what-the-future-will-be-like")], True),
+    ([("traceparent", f"cc-{SUITE_ID}-{SUITE_PARENT}-01.what-the-future-will-be-like")], False),
+    ([("traceparent", f"ff-{SUITE_ID}-{SUITE_PARENT}-01")], False),
+    ([("traceparent", f".0-{SUITE_ID}-{SUITE_PARENT}-01")], False),
+    ([("traceparent", f"0.-{SUITE_ID}-{SUITE_PARENT}-01")], False),
+    ([("traceparent", f"000-{SUITE_ID}-{SUITE_PARENT}-01")], False),
+    ([("traceparent", f"0-{SUITE_ID}-{SUITE_PARENT}-01")], False),
+    ([("traceparent", f"00-{'0' * 32}-{SUITE_PARENT}-01")], False),
+    ([("traceparent", f"00-.{SUITE_ID[1:]}-{SUITE_PARENT}-01")], False),
+    ([("traceparent", f"00-{SUITE_ID}3-{SUITE_PARENT}-01")], False),
+    ([("traceparent", f"00-{SUITE_ID[:-1]}-{SUITE_PARENT}-01")], False),
+    ([("traceparent", f"00-{SUITE_ID}-{'0' * 16}-01")], False),
+    ([("traceparent", f"00-{SUITE_ID}-.{SUITE_PARENT[1:]}-01")], False),
+    ([("traceparent", f"00-{SUITE_ID}-{SUITE_PARENT}7-01")], False),
+    ([("traceparent", f"00-{SUITE_ID}-{SUITE_PARENT[:-1]}-01")], False),
+    ([("traceparent", f"00-{SUITE_ID}-{SUITE_PARENT}-.0")], False),
+]
+
+
+async def post_raw(headers: list[tuple[str, str]], app=None, path="/checkout/sku_1"):
+    transport = httpx.ASGITransport(app=app or snippet.checkout)
+    async with httpx.AsyncClient(transport=transport, base_url="http://co") as client:
+        return await client.post(path, headers=headers)
+
+
+@pytest.mark.parametrize("headers, continued", W3C_SUITE, ids=lambda v: repr(v)[:60])
+def test_w3c_test_suite_vectors(headers, continued):
+    response = asyncio.run(post_raw(headers))
+    assert response.status_code == 200  # a bad header never fails the request
+    spans = snippet.exporter.get_finished_spans()
+    downstream = by_kind(spans)["inventory SERVER"]
+    sent_trace = f"{downstream.context.trace_id:032x}"  # what checkout sent on
+    assert (sent_trace == SUITE_ID) is continued, headers
+    assert sent_trace != f"{SUITE_ID[:-1]}1"
+    assert f"{downstream.parent.span_id:016x}" != SUITE_PARENT  # always a new parent-id
+
+
+def test_tracestate_split_over_two_fields_travels_whole():
+    headers = [
+        ("traceparent", EDGE),
+        ("tracestate", "congo=t61rcWkgMzE"),
+        ("tracestate", "rojo=00f067aa0ba902b7"),
+    ]
+    asyncio.run(post_raw(headers))
+    downstream = by_kind(snippet.exporter.get_finished_spans())["inventory SERVER"]
+    assert dict(downstream.context.trace_state) == {
+        "congo": "t61rcWkgMzE",
+        "rojo": "00f067aa0ba902b7",
+    }
+
+
+def test_the_server_span_covers_a_streamed_body():
+    """F-TRC-2: with @app.middleware("http") the span ends before the body is sent."""
+    from fastapi.responses import StreamingResponse
+
+    app = snippet.service(snippet.inventory_tracer)
+
+    @app.get("/export")
+    async def export() -> StreamingResponse:
+        async def rows():
+            for i in range(3):
+                await asyncio.sleep(0.03)
+                yield f"row {i}\n".encode()
+
+        return StreamingResponse(rows(), media_type="text/plain")
+
+    async def run() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://inv") as client:
+            return await client.get("/export", headers={"traceparent": EDGE})
+
+    response = asyncio.run(run())
+    assert response.text == "row 0\nrow 1\nrow 2\n"
+    (span,) = snippet.exporter.get_finished_spans()
+    assert span.name == "GET /export"
+    assert span.attributes["http.response.status_code"] == 200
+    assert (span.end_time - span.start_time) / 1e9 >= 0.08  # all three rows inside
+
+
+def test_an_unknown_path_is_a_problem_and_still_traced():
+    response = asyncio.run(post_raw([("traceparent", EDGE)], path="/nothing"))
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "https://api.example.com/problems/not-found"
+    assert response.json()["retryable"] is False
+    (span,) = snippet.exporter.get_finished_spans()
+    assert span.name == "POST"  # no route matched: no template, never the raw path
+    assert span.attributes["http.response.status_code"] == 404
+    assert f"{span.context.trace_id:032x}" == TRACE_ID
