@@ -15,7 +15,10 @@ TIMETABLES = {
 }
 PROBLEMS = "https://api.example.com/problems/"
 PROBLEM_JSON = "application/problem+json"
-SLUGS = {404: ("not-found", "Not found"), 405: ("method-not-allowed", "Method not allowed")}
+SLUGS = {
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+}
 
 app = FastAPI()
 
@@ -132,7 +135,7 @@ async def main() -> None:
             #> t= 61s stale, revalidating    1321 bytes, platform 1
             #> t=100s fresh hit, no request  1321 bytes, platform 1
             #> t=130s stale, revalidating    1321 bytes, platform 1
-            #> t=200s fresh hit, no request  1321 bytes, platform 9
+            #> t=150s fresh hit, no request  1321 bytes, platform 9
     print(f"body bytes received {cache.received}, saved {cache.saved}")
     #> body bytes received 2642, saved 5284
 
