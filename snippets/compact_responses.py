@@ -114,8 +114,8 @@ async def main() -> None:
         bad = await client.get("/articles?fields=title,passwd")
         print(bad.status_code, bad.headers["content-type"])
         #> 400 application/problem+json
-        print(bad.json()["errors"])
-        #> [{'parameter': 'fields', 'value': 'passwd', 'detail': 'Not a field of articles.'}]
+        print(bad.json()["type"], [e["value"] for e in bad.json()["errors"]])
+        #> https://api.example.com/problems/invalid-request ['passwd']
 
 
 if __name__ == "__main__":
