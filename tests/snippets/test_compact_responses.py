@@ -6,15 +6,16 @@ import json
 
 import compact_responses as snippet
 import httpx
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 
-def get(url: str) -> httpx.Response:
+def get(url: str, **headers) -> httpx.Response:
     async def go():
         transport = httpx.ASGITransport(app=snippet.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-            return await client.get(url)
+            return await client.get(url, headers=headers)
 
     return asyncio.run(go())
 
@@ -65,11 +66,15 @@ def test_unknown_field_is_a_400_problem_listing_every_unknown_name():
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json() == {
-        "type": "https://api.example.com/problems/unknown-field",
+        "type": "https://api.example.com/problems/invalid-request",
+        "title": "Invalid request",
         "status": 400,
-        "title": "Unknown field in fields parameter",
-        "detail": "Unknown field(s): email, passwd.",
-        "invalid_fields": ["email", "passwd"],
+        "detail": "The fields parameter is not valid.",
+        "retryable": False,
+        "errors": [
+            {"parameter": "fields", "value": "email", "detail": "Not a field of articles."},
+            {"parameter": "fields", "value": "passwd", "detail": "Not a field of articles."},
+        ],
     }
 
 
@@ -81,7 +86,82 @@ def test_any_name_outside_the_allow_list_is_rejected(name):
         assert response.status_code == 200
     else:
         assert response.status_code == 400
-        assert response.json()["invalid_fields"] == [name]
+        assert [e["value"] for e in response.json()["errors"]] == [name]
+
+
+def test_the_wire_carries_gzip_with_vary_when_the_client_accepts_it():
+    response = get("/articles?fields=title,author", **{"Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["vary"] == "Accept-Encoding"
+    assert response.num_bytes_downloaded == 223  # the middleware's level-9 gzip
+    assert len(response.content) == 1550
+    plain = get("/articles?fields=title,author", **{"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.num_bytes_downloaded == 1550 and plain.content == response.content
+
+
+def test_bodies_under_the_minimum_size_are_not_compressed():
+    small = get("/articles?fields=", **{"Accept-Encoding": "gzip"})
+    assert len(small.content) < 500
+    assert "content-encoding" not in small.headers
+
+
+def test_problems_that_reflect_input_are_never_compressed():
+    names = ",".join(f"x{n}" for n in range(60))[: snippet.MAX_FIELDS_LENGTH]
+    response = get(f"/articles?fields={names}", **{"Accept-Encoding": "gzip"})
+    assert response.status_code == 400
+    assert len(response.content) > 500  # big enough that gzip would have applied
+    assert "content-encoding" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "fields=title&fields=body",  # repeated: which one would the server pick?
+        "fields=" + "title," * 40,  # longer than MAX_FIELDS_LENGTH
+    ],
+)
+def test_repeated_or_oversized_fields_are_400(query):
+    response = get("/articles?" + query)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["parameter"] == "fields"
+
+
+def test_odd_names_are_not_echoed_back():
+    response = get("/articles?fields=%3Cscript%3E,title")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["value"] == "(not a field name)"
+    assert "<script>" not in response.text
+
+
+def test_each_fields_value_has_its_own_etag_and_revalidates_to_304():
+    full, trimmed = get("/articles"), get("/articles?fields=title,author")
+    assert full.headers["etag"] != trimmed.headers["etag"]
+    assert trimmed.headers["etag"].startswith('W/"')
+    same = get("/articles?fields=author,title", **{"If-None-Match": trimmed.headers["etag"]})
+    assert (same.status_code, same.content) == (304, b"")
+    other = get("/articles", **{"If-None-Match": trimmed.headers["etag"]})
+    assert other.status_code == 200 and other.content == full.content
+
+
+def test_the_etag_is_the_same_whatever_the_content_coding():
+    zipped = get("/articles", **{"Accept-Encoding": "gzip"})
+    plain = get("/articles", **{"Accept-Encoding": "identity"})
+    assert zipped.headers["etag"] == plain.headers["etag"]  # weak, so this is allowed
+    assert get("/articles", **{"If-None-Match": zipped.headers["etag"]}).status_code == 304
+
+
+def test_unknown_path_and_wrong_method_are_problems():
+    assert get("/nope").json()["type"].endswith("/not-found")
+
+    async def go():
+        transport = httpx.ASGITransport(app=snippet.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            return await client.post("/articles")
+
+    response = asyncio.run(go())
+    assert response.status_code == 405
+    assert response.json()["retryable"] is False
 
 
 def test_fifty_concurrent_trimmed_requests_agree():

@@ -68,8 +68,43 @@ def test_after_a_change_the_old_etag_gets_the_new_representation():
     assert get({"If-None-Match": r.headers["etag"]}).status_code == 304
 
 
-def test_unknown_resource_is_404_and_not_cached_as_200():
-    assert get(path="/stations/nowhere/departures").status_code == 404
+def test_unknown_resource_is_a_404_problem_that_no_cache_may_store():
+    r = get(path="/stations/nowhere/departures")
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json() == {
+        "type": "https://api.example.com/problems/not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": "No station 'nowhere'.",
+        "retryable": False,
+    }
+    assert "etag" not in r.headers
+    assert r.headers["cache-control"] == "no-store"
+
+
+def test_wrong_method_is_a_405_problem_with_allow():
+    async def call():
+        transport = httpx.ASGITransport(app=snippet.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
+            return await c.delete(URL)
+
+    r = asyncio.run(call())
+    assert r.status_code == 405
+    assert r.headers["allow"] == "GET"
+    assert r.json()["type"].endswith("/method-not-allowed")
+    assert r.json()["retryable"] is False
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Authorization": "Bearer pk_test_other"}, {"Accept-Language": "de"}, {"Accept": "*/*"}],
+)
+def test_the_representation_depends_on_the_url_alone_so_no_vary_is_needed(headers):
+    plain, other = get(), get(headers)
+    assert other.content == plain.content
+    assert other.headers["etag"] == plain.headers["etag"]
+    assert "vary" not in other.headers
 
 
 def run_cache(script):
@@ -90,6 +125,7 @@ def run_cache(script):
                     mutate()
                 now[0] = t
                 outcome, body = await cache.get(URL)
+                await cache.settle()
                 out.append((t, outcome, json.loads(body)[0]["platform"]))
             return out, cache
 
@@ -106,7 +142,7 @@ def test_fresh_entries_make_no_request_and_age_equal_to_max_age_is_stale():
     assert [o[1] for o in out] == [
         "200 with body",
         "fresh hit, no request",
-        "304 Not Modified",
+        "stale, revalidating",
     ]
     assert len(calls) == 2
     assert calls[0] is None and calls[1].startswith('"')
@@ -116,12 +152,16 @@ def test_client_sees_a_change_only_after_expiry_then_gets_new_body():
     def change():
         snippet.TIMETABLES["berlin"][0]["platform"] = 5
 
-    out, calls, cache = run_cache([(0, None), (10, change), (59, None), (61, None)])
+    out, calls, cache = run_cache(
+        [(0, None), (10, change), (59, None), (61, None), (62, None), (200, None)]
+    )
     assert out == [
         (0, "200 with body", 1),
         (10, "fresh hit, no request", 1),  # within max-age: the documented staleness
         (59, "fresh hit, no request", 1),
-        (61, "200 with body", 5),
+        (61, "stale, revalidating", 1),  # within stale-while-revalidate: old copy now
+        (62, "fresh hit, no request", 5),  # the background revalidation brought it
+        (200, "304 Not Modified", 5),  # past max-age + stale-while-revalidate: wait
     ]
     assert cache.received == 2 * 1321
 
@@ -134,8 +174,146 @@ def test_demo_byte_counts_are_exact():
             (61, None),
             (100, lambda: snippet.TIMETABLES["berlin"][0].update(platform=9)),
             (130, None),
+            (150, None),
         ]
     )
-    assert [o[2] for o in out] == [1, 1, 1, 1, 9]
-    assert (cache.received, cache.saved) == (2642, 3963)
-    assert len(calls) == 3  # 200, 304, 200: two of five reads never left the client
+    assert [o[2] for o in out] == [1, 1, 1, 1, 1, 9]
+    assert (cache.received, cache.saved) == (2642, 4 * 1321)
+    assert len(calls) == 3  # 200, 304, 200: no read waited on the network after t=0
+
+
+def cache_over(handler, clock):
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://api")
+    return client, snippet.PrivateCache(client, clock=clock)
+
+
+def reads(handler, times):
+    """Read URL at each time through a stub origin; return outcomes and request count."""
+    now, seen = [0], []
+
+    def counted(request):
+        seen.append(request.headers.get("if-none-match"))
+        return handler(request)
+
+    async def go():
+        client, cache = cache_over(counted, lambda: now[0])
+        async with client:
+            out = []
+            for t in times:
+                now[0] = t
+                out.append((await cache.get(URL))[0])
+                await cache.settle()
+            return out, cache
+
+    out, cache = asyncio.run(go())
+    return out, seen, cache
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"ETag": '"a"'}, {"Cache-Control": "public"}, {"Cache-Control": "max-age=x"}],
+)
+def test_missing_cache_control_or_max_age_means_revalidate_not_crash(headers):
+    out, seen, _ = reads(lambda r: httpx.Response(200, headers=headers, json=[]), [0, 1])
+    assert out == ["200 with body", "200 with body"]
+    assert len(seen) == 2  # nothing fresh was stored, so both reads asked
+
+
+def test_directives_are_case_insensitive_and_no_store_is_never_stored():
+    upper = {"Cache-Control": "Public, Max-Age=60", "ETag": '"a"'}
+    out, seen, _ = reads(lambda r: httpx.Response(200, headers=upper, json=[]), [0, 30])
+    assert out == ["200 with body", "fresh hit, no request"]
+    no_store = {"Cache-Control": "no-store, max-age=60", "ETag": '"a"'}
+    out, seen, cache = reads(lambda r: httpx.Response(200, headers=no_store), [0, 30])
+    assert (out, cache.entries) == (["200 with body", "200 with body"], {})
+
+
+def test_no_cache_revalidates_before_every_use():
+    def origin(request):
+        headers = {"Cache-Control": "no-cache, max-age=60", "ETag": '"a"'}
+        status = 304 if request.headers.get("if-none-match") == '"a"' else 200
+        return httpx.Response(status, headers=headers)
+
+    out, seen, _ = reads(origin, [0, 1, 2])
+    assert out == ["200 with body", "304 Not Modified", "304 Not Modified"]
+    assert seen == [None, '"a"', '"a"']
+
+
+def test_age_from_an_upstream_cache_shortens_the_freshness_lifetime():
+    headers = {"Cache-Control": "max-age=60", "ETag": '"a"', "Age": "50"}
+    out, seen, _ = reads(lambda r: httpx.Response(200, headers=headers), [0, 5, 11])
+    assert out == ["200 with body", "fresh hit, no request", "200 with body"]
+
+
+def test_a_304_updates_the_stored_lifetime_and_validator():
+    def origin(request):
+        if request.headers.get("if-none-match") == '"a"':
+            return httpx.Response(304, headers={"Cache-Control": "max-age=300", "ETag": '"a"'})
+        return httpx.Response(200, headers={"Cache-Control": "max-age=10", "ETag": '"a"'})
+
+    out, seen, cache = reads(origin, [0, 10, 200, 311])
+    assert out == ["200 with body", "304 Not Modified", "fresh hit, no request", "304 Not Modified"]
+    assert cache.entries[URL]["max_age"] == 300
+
+
+def test_stale_while_revalidate_answers_before_the_origin_and_sends_one_request():
+    gate, seen = asyncio.Event(), []
+
+    async def go():
+        now = [0]
+
+        async def slow_origin(request):
+            seen.append(request.headers.get("if-none-match"))
+            if len(seen) > 1:
+                await gate.wait()  # the origin hangs until the test releases it
+            headers = {"Cache-Control": CC, "ETag": '"a"'}
+            status = 304 if request.headers.get("if-none-match") == '"a"' else 200
+            return httpx.Response(status, headers=headers)
+
+        client, cache = cache_over(slow_origin, lambda: now[0])
+        async with client:
+            await cache.get(URL)
+            now[0] = 70
+            results = [await cache.get(URL) for _ in range(10)]  # origin still hanging
+            await asyncio.sleep(0.01)  # let the background revalidation reach the origin
+            requests_while_hanging = len(seen)
+            gate.set()
+            await cache.settle()
+            now[0] = 71
+            return results, requests_while_hanging, await cache.get(URL)
+
+    results, hanging, after = asyncio.run(go())
+    assert {r[0] for r in results} == {"stale, revalidating"}
+    assert hanging == 2  # the first fetch and one background revalidation for ten reads
+    assert after[0] == "fresh hit, no request"  # the 304 renewed the entry at t=70
+
+
+CC = "max-age=60, stale-while-revalidate=30"
+
+
+@pytest.fixture(scope="module")
+def live():
+    import threading
+
+    import uvicorn
+
+    config = uvicorn.Config(snippet.app, host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        threading.Event().wait(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join()
+
+
+def test_over_a_real_server_a_304_carries_date_etag_and_cache_control(live):
+    with httpx.Client(base_url=live) as client:
+        first = client.get(URL)
+        again = client.get(URL, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    for name in ("date", "etag", "cache-control"):  # RFC 9110 section 15.4.5
+        assert again.headers[name], name
+    assert again.headers["etag"] == first.headers["etag"]

@@ -1,4 +1,5 @@
-"""Behaviour of snippets/screen_shaped_responses.py: one round trip per screen, exact fields."""
+"""Behaviour of snippets/screen_shaped_responses.py: one round trip per screen, exact fields,
+the caller's data only, GraphQL over HTTP status codes and query limits."""
 
 import asyncio
 
@@ -7,7 +8,7 @@ import pytest
 import screen_shaped_responses as snippet
 
 EXPECTED = {
-    "user": {
+    "viewer": {
         "name": "Ada",
         "orders": [
             {"id": "o2", "total": 2500, "status": "shipped"},
@@ -16,114 +17,215 @@ EXPECTED = {
         ],
     }
 }
+ADA = {"Authorization": "Bearer tok_test_ada"}
+BO = {"Authorization": "Bearer tok_test_bo"}
 
 
 def run(coro):
     return asyncio.run(coro)
 
 
-async def counted(coro_fn):
-    """Run coro_fn(client) and return (paths requested, result)."""
-    sent: list[str] = []
+def call(method, url, headers=ADA, **kwargs) -> httpx.Response:
+    async def go():
+        transport = httpx.ASGITransport(app=snippet.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
+            return await c.request(method, url, headers=headers, **kwargs)
 
-    async def hook(request: httpx.Request) -> None:
-        sent.append(f"{request.method} {request.url.path}")
+    return run(go())
 
-    transport = httpx.ASGITransport(app=snippet.app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://api", event_hooks={"request": [hook]}
-    ) as client:
-        result = await coro_fn(client)
-    return sent, result
+
+def gql(query, headers=ADA, **extra) -> httpx.Response:
+    return call("POST", "/graphql", headers=headers, json={"query": query, **extra})
 
 
 @pytest.fixture
 def many_orders(monkeypatch):
-    """User u2 with 12 orders, to show the REST cost grows with N."""
-    orders = {
-        f"x{n}": {"id": f"x{n}", "total": n, "status": "paid", "items": []} for n in range(12)
-    }
-    for key, value in orders.items():
-        monkeypatch.setitem(snippet.ORDERS, key, value)
-    user = {"id": "u2", "name": "Bo", "email": "bo@example.com", "order_ids": list(orders)}
-    monkeypatch.setitem(snippet.USERS, "u2", user)
-    return orders
+    """Bo with 12 orders, to show the REST cost grows with N."""
+    for n in range(12):
+        order = {"id": f"x{n}", "buyer": "u2", "total": n, "status": "paid", "items": []}
+        monkeypatch.setitem(snippet.ORDERS, f"x{n}", order)
+    bo = snippet.USERS["u2"] | {"order_ids": [f"x{n}" for n in range(12)]}
+    monkeypatch.setitem(snippet.USERS, "u2", bo)
 
 
-def test_per_resource_rest_pays_one_plus_n_round_trips():
-    sent, screen = run(counted(snippet.load_rest))
-    assert sent == ["GET /users/u1", "GET /orders/o2", "GET /orders/o3", "GET /orders/o4"]
+def test_rest_needs_two_sequential_round_trips_even_with_parallel_order_requests():
+    link, screen = run(snippet.measure(snippet.load_rest))
+    assert (link.requests, link.round_trips) == (4, 2)
     assert screen == EXPECTED
 
 
-def test_graphql_is_one_round_trip_with_exactly_the_requested_fields():
-    async def load(client):
-        return await client.post("/graphql", json={"query": snippet.SCREEN_QUERY})
+def test_rest_one_by_one_needs_one_plus_n_sequential_round_trips():
+    async def one_by_one(client):
+        user = (await client.get("/users/u1")).json()
+        return [(await client.get(f"/orders/{i}")).json() for i in user["order_ids"][-3:]]
 
-    sent, response = run(counted(load))
-    assert sent == ["POST /graphql"]
+    link, orders = run(snippet.measure(one_by_one))
+    assert (link.requests, link.round_trips) == (4, 4)
+    assert [o["id"] for o in orders] == ["o2", "o3", "o4"]
+
+
+@pytest.mark.parametrize("loader", [snippet.load_graphql, snippet.load_bff])
+def test_graphql_and_bff_are_one_round_trip_with_exactly_the_screen_fields(loader):
+    link, screen = run(snippet.measure(loader))
+    assert (link.requests, link.round_trips) == (1, 1)
+    assert screen == EXPECTED  # no email, bio, items, address
+
+
+def test_graphql_response_uses_the_graphql_response_media_type():
+    response = gql(snippet.SCREEN_QUERY)
     assert response.status_code == 200
-    assert response.json() == {"data": EXPECTED}  # no email, bio, items, address
-
-
-def test_bff_is_one_round_trip_with_exactly_the_screen_fields():
-    async def load(client):
-        return await client.get("/screens/order-history/u1")
-
-    sent, response = run(counted(load))
-    assert sent == ["GET /screens/order-history/u1"]
-    assert response.json() == EXPECTED
+    assert response.headers["content-type"] == "application/graphql-response+json"
+    assert response.json() == {"data": EXPECTED}
 
 
 @pytest.mark.parametrize("last", [0, 1, 5, 12, 20])
-def test_round_trip_counts_scale_1_plus_n_versus_1(many_orders, last):
-    query = f'{{ user(id: "u2") {{ name orders(last: {last}) {{ id total }} }} }}'
+def test_round_trips_scale_with_n_for_rest_and_stay_at_one_otherwise(many_orders, last):
+    query = f"{{ viewer {{ name orders(last: {last}) {{ id total }} }} }}"
 
     async def rest(client):
         user = (await client.get("/users/u2")).json()
-        ids = user["order_ids"][max(len(user["order_ids"]) - last, 0) :]
+        ids = user["order_ids"][len(user["order_ids"]) - min(last, 12) :]
         return [(await client.get(f"/orders/{i}")).json()["total"] for i in ids]
 
     async def graphql(client):
         data = (await client.post("/graphql", json={"query": query})).json()["data"]
-        return [o["total"] for o in data["user"]["orders"]]
+        return [o["total"] for o in data["viewer"]["orders"]]
 
     async def bff(client):
-        screen = (await client.get(f"/screens/order-history/u2?last={last}")).json()
-        return [o["total"] for o in screen["user"]["orders"]]
+        screen = (await client.get(f"/screens/order-history?last={last}")).json()
+        return [o["total"] for o in screen["viewer"]["orders"]]
 
-    rest_sent, rest_totals = run(counted(rest))
-    gql_sent, gql_totals = run(counted(graphql))
-    bff_sent, bff_totals = run(counted(bff))
-    assert len(rest_sent) == 1 + min(last, 12)
-    assert len(gql_sent) == 1 and len(bff_sent) == 1
+    results = {f.__name__: run(snippet.measure(f, "tok_test_bo")) for f in (rest, graphql, bff)}
+    assert results["rest"][0].round_trips == 1 + min(last, 12)
+    assert results["graphql"][0].round_trips == results["bff"][0].round_trips == 1
     expected = list(range(12 - min(last, 12), 12))
-    assert gql_totals == bff_totals == rest_totals == expected
+    assert results["rest"][1] == results["graphql"][1] == results["bff"][1] == expected
 
 
-def test_schema_execute_returns_only_selected_fields():
-    result = snippet.schema.execute_sync('{ user(id: "u1") { email orders(last: 1) { id } } }')
-    assert result.errors is None
-    assert result.data == {"user": {"email": "ada@example.com", "orders": [{"id": "o4"}]}}
+def test_each_caller_sees_only_their_own_data():
+    assert gql("{ viewer { name email } }", BO).json() == {
+        "data": {"viewer": {"name": "Bo", "email": "bo@example.com"}}
+    }
+    assert call("GET", "/screens/order-history", BO).json() == {
+        "viewer": {"name": "Bo", "orders": []}
+    }
 
 
-def test_private_and_unknown_fields_are_rejected_by_validation():
-    result = snippet.schema.execute_sync('{ user(id: "u1") { orderIds } }')
-    assert result.data is None
-    assert [e.message for e in result.errors] == [
-        "Cannot query field 'orderIds' on type 'User'. Did you mean 'orders'?"
-    ]
-
-
-def test_unknown_user_is_null_in_graphql_and_404_in_bff():
-    result = snippet.schema.execute_sync('{ user(id: "nobody") { name } }')
-    assert result.data == {"user": None}
-
-    async def load(client):
-        return await client.get("/screens/order-history/nobody")
-
-    _, response = run(counted(load))
+@pytest.mark.parametrize("path", ["/users/u1", "/orders/o1"])
+def test_another_users_records_are_not_found(path):
+    assert call("GET", path).status_code == 200
+    response = call("GET", path, BO)
     assert response.status_code == 404
+    assert response.json()["type"] == "https://api.example.com/problems/not-found"
+
+
+def test_there_is_no_argument_to_read_another_user():
+    response = gql('{ user(id: "u1") { email } }', BO)
+    assert response.status_code == 400
+    assert "Cannot query field 'user'" in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/graphql"), ("GET", "/screens/order-history"), ("GET", "/users/u1")],
+)
+@pytest.mark.parametrize(
+    ("headers", "challenge"),
+    [
+        ({}, 'Bearer realm="api"'),
+        ({"Authorization": "Bearer tok_test_eve"}, 'Bearer realm="api", error="invalid_token"'),
+        ({"Authorization": "Basic dTE6cHc="}, 'Bearer realm="api", error="invalid_token"'),
+    ],
+)
+def test_no_or_bad_token_is_a_401_problem_with_a_challenge(method, path, headers, challenge):
+    response = call(method, path, headers, json={"query": snippet.SCREEN_QUERY})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == challenge
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["retryable"] is False
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER"])
+def test_the_scheme_is_case_insensitive(scheme):
+    assert (
+        call("GET", "/screens/order-history", {"Authorization": f"{scheme} tok_test_ada"}).json()
+        == EXPECTED
+    )
+
+
+def test_two_authorization_fields_are_refused():
+    headers = [("Authorization", "Bearer tok_test_bo"), ("Authorization", "Bearer tok_test_ada")]
+    response = call("GET", "/screens/order-history", headers)
+    assert response.status_code == 400
+    assert response.json()["type"] == "https://api.example.com/problems/invalid-request"
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("{ viewer { orderIds } }", "Cannot query field 'orderIds' on type 'User'."),
+        ("{ viewer { name", "Syntax Error"),
+        (
+            "{ viewer { orders { buyer { orders { buyer { orders { id } } } } } } }",
+            "exceeds maximum operation depth of 4",
+        ),
+        (
+            "{ a: viewer { name } b: viewer { name } c: viewer { name } "
+            "d: viewer { name } e: viewer { name } }",
+            "5 aliases found. Allowed: 4",
+        ),
+    ],
+)
+def test_request_errors_are_400_graphql_responses_without_data(query, message):
+    response = gql(query)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/graphql-response+json"
+    body = response.json()
+    assert "data" not in body
+    assert message in body["errors"][0]["message"]
+
+
+def test_depth_within_the_limit_runs_and_batches_each_level_into_one_load(monkeypatch):
+    monkeypatch.setattr(snippet, "BATCHES", [])
+    query = "{ viewer { orders(last: 3) { id buyer { name } } } }"
+    response = gql(query)
+    assert response.status_code == 200
+    assert [o["buyer"]["name"] for o in response.json()["data"]["viewer"]["orders"]] == ["Ada"] * 3
+    assert snippet.BATCHES == [["o2", "o3", "o4"]]  # one load for the list, not three
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"\xff\xfe",
+        b"[]",
+        b'{"query": 5}',
+        b'{"query": "{ viewer { name } }", "variables": 3}',
+        b"{}",
+    ],
+)
+def test_malformed_graphql_requests_are_400_problems(body):
+    response = call(
+        "POST", "/graphql", content=body, headers=ADA | {"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "https://api.example.com/problems/invalid-request"
+
+
+@pytest.mark.parametrize("last", ["abc", "1.5"])
+def test_a_bad_query_parameter_is_a_400_problem_naming_it(last):
+    response = call("GET", f"/screens/order-history?last={last}")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["parameter"] == "last"
+
+
+def test_unknown_path_and_wrong_method_are_problems():
+    assert call("GET", "/nowhere").json()["type"].endswith("/not-found")
+    response = call("DELETE", "/screens/order-history")
+    assert response.status_code == 405
+    assert response.json()["type"].endswith("/method-not-allowed")
 
 
 def test_fifty_concurrent_screens_each_cost_one_round_trip():
@@ -133,9 +235,8 @@ def test_fifty_concurrent_screens_each_cost_one_round_trip():
             *(snippet.load_bff(client) for _ in range(25)),
         )
 
-    sent, screens = run(counted(load))
-    assert len(sent) == 50
-    assert sent.count("POST /graphql") == 25
+    link, screens = run(snippet.measure(load))
+    assert (link.requests, link.round_trips) == (50, 1)
     assert all(screen == EXPECTED for screen in screens)
 
 
@@ -146,32 +247,31 @@ def test_screen_payload_is_smaller_than_the_rest_payloads():
         await response.aread()
         sizes.append(len(response.content))
 
-    async def measure(loader):
+    async def total(loader):
         sizes.clear()
         transport = httpx.ASGITransport(app=snippet.app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://api", event_hooks={"response": [hook]}
+            transport=transport,
+            base_url="http://api",
+            headers=ADA,
+            event_hooks={"response": [hook]},
         ) as client:
             await loader(client)
         return sum(sizes)
 
-    rest_bytes = run(measure(snippet.load_rest))
-    bff_bytes = run(measure(snippet.load_bff))
-    assert bff_bytes < rest_bytes / 3
+    assert run(total(snippet.load_bff)) < run(total(snippet.load_rest)) / 3
 
 
-def test_list_arguments_are_capped(monkeypatch):
+@pytest.mark.parametrize("last", [1000, -5])
+def test_list_arguments_are_capped(monkeypatch, last):
     ids = [f"y{n}" for n in range(snippet.MAX_LAST + 5)]
     for oid in ids:
-        monkeypatch.setitem(snippet.ORDERS, oid, {"id": oid, "total": 1, "status": "paid"})
-    monkeypatch.setitem(
-        snippet.USERS, "u3", {"id": "u3", "name": "Cy", "email": "c@example.com", "order_ids": ids}
-    )
-    result = snippet.schema.execute_sync('{ user(id: "u3") { orders(last: 1000) { id } } }')
-    assert [o["id"] for o in result.data["user"]["orders"]] == ids[-snippet.MAX_LAST :]
-
-    async def load(client):
-        return await client.get("/screens/order-history/u3?last=1000")
-
-    _, response = run(counted(load))
-    assert len(response.json()["user"]["orders"]) == snippet.MAX_LAST == 20
+        monkeypatch.setitem(
+            snippet.ORDERS, oid, {"id": oid, "buyer": "u2", "total": 1, "status": "paid"}
+        )
+    monkeypatch.setitem(snippet.USERS, "u2", snippet.USERS["u2"] | {"order_ids": ids})
+    expected = ids[-snippet.MAX_LAST :] if last > 0 else []
+    data = gql(f"{{ viewer {{ orders(last: {last}) {{ id }} }} }}", BO).json()["data"]
+    assert [o["id"] for o in data["viewer"]["orders"]] == expected
+    screen = call("GET", f"/screens/order-history?last={last}", BO).json()
+    assert [o["id"] for o in screen["viewer"]["orders"]] == expected
