@@ -22,6 +22,7 @@ from apipatterns.problem_types import PROBLEMS
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEM_JSON = "application/problem+json"
+GRAPHQL_JSON = "application/graphql-response+json"
 
 
 @dataclass
@@ -65,13 +66,15 @@ def violations(sent: Sent, contract: Contract, decide=None) -> list[str]:
         return []
     pattern = contract.patterns.get(sent.module, sent.module)
     where = f"{pattern}: {sent.method} {sent.path} -> {sent.status}"
+    media_type = (sent.header("content-type") or [""])[0].split(";")[0].strip()
     for exception in contract.registry.exceptions:
+        if exception.format == "graphql" and media_type != GRAPHQL_JSON:
+            continue  # a request refused before GraphQL runs is a plain problem
         if exception.pattern == pattern and sent.path.startswith(exception.path):
             return [f"{where}: {m}" for m in _protocol_problems(sent, exception.format)]
     problems = []
     if sent.status == 401 and not sent.header("www-authenticate"):
         problems.append("a 401 without WWW-Authenticate (RFC 9110 §15.5.2)")
-    media_type = (sent.header("content-type") or [""])[0].split(";")[0].strip()
     if sent.method == "HEAD":
         return [f"{where}: {m}" for m in problems]
     if media_type != PROBLEM_JSON:
@@ -112,6 +115,14 @@ def violations(sent: Sent, contract: Contract, decide=None) -> list[str]:
 def _protocol_problems(sent: Sent, format: str) -> list[str]:
     if format == "tus":
         return [] if sent.header("tus-resumable") else ["a tus response without Tus-Resumable"]
+    if format == "graphql":
+        try:
+            errors = json.loads(sent.body).get("errors")
+        except (ValueError, AttributeError):
+            errors = None
+        if isinstance(errors, list) and errors:
+            return []
+        return ['a GraphQL request error without an "errors" list (GraphQL over HTTP)']
     problems = []
     try:
         body = json.loads(sent.body)

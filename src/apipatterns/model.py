@@ -223,9 +223,10 @@ class ProtocolException(Entry):
     """The pattern whose snippet speaks the protocol."""
     path: str = Field(pattern=r"^/")
     """The path prefix, on the snippet's app, that the protocol governs."""
-    format: Literal["oauth-error", "tus"]
+    format: Literal["oauth-error", "tus", "graphql"]
     """`oauth-error`: a JSON body with an `error` code (RFC 6749 §5.2); `tus`: bare status
-    codes with the `Tus-Resumable` header (tus 1.0.0)."""
+    codes with the `Tus-Resumable` header (tus 1.0.0); `graphql`: an
+    `application/graphql-response+json` body with an `errors` list (GraphQL over HTTP)."""
     standard: str
     """The standard and section that fixes the format, e.g. `RFC 6749 §5.2`."""
 
