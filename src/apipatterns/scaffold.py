@@ -1,4 +1,4 @@
-"""`apipatterns new pattern <id>`: a pattern entry and snippet that pass `check` as written."""
+"""`apipatterns new pattern <id>`: an entry, snippet and test that pass `check` and `prove`."""
 
 from datetime import date
 from pathlib import Path
@@ -16,6 +16,20 @@ summary: >-
   One sentence that says what the pattern guarantees, for design docs to quote.
 reviewed: {today}
 tags: [{tag}]
+rules:
+  - id: handle-every-request
+    level: MUST
+    text: The server MUST answer every request it accepts; replace this with the pattern's rule.
+    proof: tests/snippets/test_{module}.py::test_every_request_is_handled
+    breaks:
+      find: 'return f"handled {{request}}"'
+      replace: 'return ""'
+  - id: say-what-it-guarantees
+    level: SHOULD
+    text: The page SHOULD state what the pattern guarantees; not tested, as it is prose.
+  - id: cite-the-standard
+    level: SHOULD
+    text: The page SHOULD cite the governing standard; not tested, as `make check` dates it.
 problem: |
   What goes wrong without the pattern: the failure a reader has seen in production.
 solution: |
@@ -27,6 +41,16 @@ solution: |
   ```
 pitfalls: |
   - The mistake people make when applying it, and what it costs.
+alternatives:
+  - situation: When the pattern costs more than the failure it prevents
+    instead: The simpler design a reader should choose then
+    why: The trade-off, in one sentence.
+security: |
+  What an attacker does against the pattern, and what the snippet does about each threat.
+at_scale: |
+  What the in-memory, one-process snippet simplifies, what several instances change, and the
+  metrics and alerts to watch.
+elsewhere: []
 snippet: snippets/{module}.py
 requires: []
 standards: []
@@ -48,6 +72,17 @@ if __name__ == "__main__":
 '''
 
 
+TEST = '''\
+"""{title}: what the reference implementation promises."""
+
+import {module}
+
+
+def test_every_request_is_handled():
+    assert {module}.apply("GET /example") == "handled GET /example"
+'''
+
+
 def pattern_files(pattern_id: str, title: str | None = None, today: date | None = None) -> dict:
     """The new files, by path relative to the repository root."""
     module = pattern_id.replace("-", "_")
@@ -61,6 +96,7 @@ def pattern_files(pattern_id: str, title: str | None = None, today: date | None 
     return {
         f"data/patterns/{pattern_id}.yml": ENTRY.format(**fields),
         f"snippets/{module}.py": SNIPPET.format(**fields),
+        f"tests/snippets/test_{module}.py": TEST.format(**fields),
     }
 
 

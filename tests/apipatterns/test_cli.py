@@ -53,14 +53,18 @@ def test_committed_schema_is_current():
     )
 
 
-def test_new_pattern_scaffold_passes_check(root: Path):
+def test_new_pattern_scaffold_passes_check_and_prove(root: Path):
     result = run(root, "new", "pattern", "request-hedging", "--title", "Request hedging")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "wrote data/patterns/request-hedging.yml",
         "wrote snippets/request_hedging.py",
+        "wrote tests/snippets/test_request_hedging.py",
         "catalog OK: 1 use case(s), 3 pattern(s)",
     ]
+    proved = run(root, "prove", "request-hedging")
+    assert proved.returncode == 0, proved.stdout + proved.stderr
+    assert proved.stdout.splitlines()[-1] == "rules 3, proofs 1 (1 pass), mutants killed 1/1"
 
 
 def test_new_pattern_refuses_a_bad_or_taken_id(root: Path):
