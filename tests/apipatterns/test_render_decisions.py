@@ -7,23 +7,10 @@ from apipatterns.catalog import load_catalog
 from apipatterns.render import render_pattern
 
 
-def test_decision_sections_stand_in_their_fixed_places(root: Path):
+def test_decision_sections_render_their_tables_and_links(root: Path):
     page = render_pattern(load_catalog(root, date(2026, 11, 25)), "retry-safety")
-    headings = [line for line in page.splitlines() if line.startswith("## ")]
-    assert headings == [
-        "## Rules",
-        "## Problem",
-        "## Solution",
-        "## Reference implementation",
-        "## When not to use it",
-        "## Security",
-        "## At scale",
-        "## Pitfalls",
-        "## How others do it",
-        "## Standards",
-        "## Related patterns",
-        "## Used by",
-    ]
+    assert page.index("## Reference implementation") < page.index("## When not to use it")
+    assert page.index("## At scale") < page.index("## Pitfalls") < page.index("## How others do it")
     assert (
         "| The write is naturally idempotent | A `PUT` to a client-chosen URL | Repeating it "
         "cannot create a second effect. |"
