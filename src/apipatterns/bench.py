@@ -228,7 +228,7 @@ def lighthouse(site: Path, runs: int = 3) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--factors", type=int, nargs="*", default=[10, 100])
-    parser.add_argument("--skip", nargs="*", default=[], choices=["serve", "page", "test"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["serve", "page", "test", "prove"])
     args = parser.parse_args(argv)
     figures: list[tuple[str, float, str]] = []
 
@@ -268,6 +268,10 @@ def main(argv: list[str] | None = None) -> None:
         start = time.perf_counter()
         subprocess.run(["make", "test"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         record("make_test", time.perf_counter() - start, "s")
+    if "prove" not in args.skip:
+        start = time.perf_counter()
+        subprocess.run(["make", "prove"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        record("make_prove", time.perf_counter() - start, "s")
     (ROOT / "bench.json").write_text(
         json.dumps([{"name": n, "value": v, "unit": u} for n, v, u in figures], indent=2) + "\n"
     )
