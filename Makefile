@@ -7,7 +7,7 @@ export NO_MKDOCS_2_WARNING := 1
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install serve build check test prove update-examples new-pattern bench lock clean
+.PHONY: help install serve build build-zensical check test prove update-examples new-pattern bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -28,6 +28,11 @@ serve: $(STAMP) ## Serve the site on http://127.0.0.1:8000/api-patterns/ with li
 build: $(STAMP) ## Build the static site into site/ (strict mode)
 	@$(BIN)/apipatterns check
 	$(BIN)/mkdocs build --strict
+
+build-zensical: $(STAMP) ## Build the same site with Zensical into site-zensical/ (strict)
+	$(BIN)/apipatterns stage .zensical
+	$(BIN)/zensical build --strict -f .zensical/mkdocs.yml
+	rm -rf site-zensical && cp -r .zensical/site site-zensical
 
 check: $(STAMP) ## Validate the catalog only: one line per problem
 	@$(BIN)/apipatterns check
@@ -55,4 +60,4 @@ lock: $(STAMP) ## Re-pin requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 -o requirements.lock
 
 clean: ## Remove the built site and caches (keeps .venv)
-	rm -rf site .pytest_cache .hypothesis bench.json
+	rm -rf site site-zensical .zensical .pytest_cache .hypothesis bench.json

@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,18 +23,44 @@ def examples(eval_example: EvalExample) -> EvalExample:
     return eval_example
 
 
+GENERATORS = ["mkdocs", "zensical"]
+
+
 @pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The whole site, built once per test run in strict mode, as `make build` builds it."""
-    out = tmp_path_factory.mktemp("site")
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, f"strict build failed:\n{result.stderr}"
+def built(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Build the whole site once per run with a generator, strict, as make builds it."""
+    sites: dict[str, Path] = {}
+
+    def build(generator: str) -> Path:
+        if generator not in sites:
+            sites[generator] = _build(generator, tmp_path_factory.mktemp(f"site-{generator}"))
+        return sites[generator]
+
+    return build
+
+
+@pytest.fixture(scope="session", params=GENERATORS)
+def site(request: pytest.FixtureRequest, built: Callable[[str], Path]) -> Path:
+    """The built site: Material for MkDocs (`make build`) and Zensical (`make build-zensical`)
+    build the same content, and every test of the built site runs against both."""
+    return built(request.param)
+
+
+def _build(generator: str, out: Path) -> Path:
+    if generator == "mkdocs":
+        commands = [
+            [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(out)]
+        ]
+    else:
+        stage, out = out / "stage", out / "stage" / "site"
+        zensical = str(Path(sys.executable).with_name("zensical"))
+        commands = [
+            [sys.executable, "-m", "apipatterns.cli", "stage", str(stage)],
+            [zensical, "build", "--strict", "-f", str(stage / "mkdocs.yml")],
+        ]
+    for command in commands:
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, f"strict {generator} build failed:\n{result.stderr}"
     return out
 
 

@@ -1,4 +1,4 @@
-"""`apipatterns check | export | new | prove`: the catalog core from the command line."""
+"""`apipatterns check | export | new | prove | stage`: the catalog core from the command line."""
 
 import argparse
 import sys
@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     new.add_argument("--title", help="defaults to the id in sentence case")
     prove = commands.add_parser("prove", help="run each rule's proof, on the snippet and broken")
     prove.add_argument("patterns", nargs="*", help="pattern ids (default: all)")
+    stage = commands.add_parser("stage", help="lay the site out as a folder for Zensical")
+    stage.add_argument("folder", type=Path, help="the staging folder; the site goes to its site/")
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -67,7 +69,32 @@ def _prove(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-COMMANDS = {"check": _check, "export": _export, "new": _new, "prove": _prove}
+def _stage(args: argparse.Namespace) -> int:
+    from .staging import STAGED_CONFIG, read_config, staged
+
+    root = args.root.resolve()
+    files = {
+        name: content.encode() if isinstance(content, str) else content
+        for name, content in staged(
+            root, load_catalog(root), read_config(root / "mkdocs.yml")
+        ).items()
+    }
+    # Rewrite only what changed and drop what went, so a warm rebuild sees only real edits.
+    for old in (args.folder / "docs").rglob("*") if (args.folder / "docs").is_dir() else ():
+        if old.is_file() and old.relative_to(args.folder).as_posix() not in files:
+            old.unlink()
+    changed = 0
+    for name, content in files.items():
+        path = args.folder / name
+        if not path.is_file() or path.read_bytes() != content:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            changed += 1
+    print(f"staged {len(files)} files ({changed} changed) in {args.folder}/{STAGED_CONFIG}")
+    return 0
+
+
+COMMANDS = {"check": _check, "export": _export, "new": _new, "prove": _prove, "stage": _stage}
 
 if __name__ == "__main__":
     sys.exit(main())

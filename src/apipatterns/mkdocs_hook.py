@@ -1,6 +1,7 @@
 """The thin MkDocs adapter: generated pages, their edit links, redirects, live reload.
 
-Everything it publishes comes from the pure core; this module only wires it into MkDocs.
+Everything it publishes comes from the pure core (`apipatterns.staging`, which also lays
+the site out for Zensical); this module only wires it into MkDocs.
 """
 
 from pathlib import Path
@@ -11,10 +12,9 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
 from apipatterns.catalog import Catalog, load_catalog
-from apipatterns.export import catalog_json, catalog_schema_json, export_schema_json
-from apipatterns.markdown import page_path
 from apipatterns.problems import CatalogError
-from apipatterns.render import nav, page_sources, pages
+from apipatterns.render import nav, page_sources
+from apipatterns.staging import expand_nav, published_files, redirect_maps
 
 _catalog: Catalog | None = None
 
@@ -29,25 +29,8 @@ def on_config(config: MkDocsConfig) -> None:
         _catalog = load_catalog(_root(config))
     except CatalogError as exc:
         raise PluginError(f"the catalog has problems:\n{exc}") from None
-    config.nav = _expand(config.nav or [], nav(_catalog))
-    redirects = config.plugins["redirects"].config["redirect_maps"]
-    for kind, entries in (("use-case", _catalog.use_cases), ("pattern", _catalog.patterns)):
-        for entry in entries.values():
-            for alias in entry.aliases:
-                redirects[page_path(kind, alias)] = page_path(kind, entry.id)
-
-
-def _expand(item: object, generated: dict[str, list]) -> object:
-    """Replace a nav entry `use-cases/` or `patterns/` with the catalog's pages."""
-    if isinstance(item, dict):
-        return {title: _expand(value, generated) for title, value in item.items()}
-    if isinstance(item, list):  # a section may mix generated pages with others
-        expanded: list = []
-        for value in item:
-            new = _expand(value, generated)
-            expanded += new if isinstance(value, str) and value in generated else [new]
-        return expanded
-    return generated.get(item, item)
+    config.nav = expand_nav(config.nav or [], nav(_catalog))
+    config.plugins["redirects"].config["redirect_maps"] |= redirect_maps(_catalog)
 
 
 @event_priority(100)  # before other plugins (redirects) look at the files
@@ -56,14 +39,10 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     for file in files:  # `edit_uri` is the repository root; hand-written pages live in docs/
         file.edit_uri = f"{Path(config.docs_dir).name}/{file.src_uri}"
     sources = page_sources(_catalog)
-    for src_uri, markdown in pages(_catalog).items():
-        file = File.generated(config, src_uri, content=markdown)
-        file.edit_uri = sources[src_uri]
+    for src_uri, content in published_files(_catalog, config.site_url or "/").items():
+        file = File.generated(config, src_uri, content=content)
+        file.edit_uri = sources.get(src_uri)
         files.append(file)
-    base = config.site_url or "/"
-    files.append(File.generated(config, "catalog.json", content=catalog_json(_catalog, base)))
-    files.append(File.generated(config, "catalog.schema.json", content=catalog_schema_json()))
-    files.append(File.generated(config, "catalog-export.schema.json", content=export_schema_json()))
     return files
 
 
