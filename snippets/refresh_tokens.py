@@ -11,6 +11,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 ISSUER, AUDIENCE = "https://auth.example.com", "https://api.example.com"
 SIGNING_KEY = ec.generate_private_key(ec.SECP256R1())  # test key, made at start-up
@@ -22,6 +23,10 @@ CLIENT_ID = "mobile-app"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 5.1
 PROBLEMS = "https://api.example.com/problems/"
 PROBLEM_JSON = "application/problem+json"
+ROUTING = {
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+}
 
 
 def digest(token: str) -> str:
@@ -85,6 +90,15 @@ class TokenService:
 
 def create_app(service: TokenService) -> FastAPI:
     app = FastAPI()
+
+    @app.exception_handler(HTTPException)  # the framework's own 404 and 405
+    async def refused(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = exc.headers or {}
+        if request.url.path == "/token":  # the token endpoint answers as OAuth does
+            body = {"error": "invalid_request"}
+            return JSONResponse(body, exc.status_code, headers=NO_STORE | headers)
+        status = exc.status_code if exc.status_code in ROUTING else 404
+        return problem(status, *ROUTING[status], str(exc.detail), headers)
 
     @app.post("/token")  # RFC 6749 section 6, form-encoded
     async def token(request: Request) -> JSONResponse:

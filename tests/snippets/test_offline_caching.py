@@ -320,3 +320,16 @@ def test_unknown_article_is_a_problem_and_drops_nothing_else():
     assert response.json()["type"] == "https://api.example.com/problems/not-found"
     assert response.json()["retryable"] is False
     assert kept
+
+
+def test_a_wrong_method_is_a_problem_the_client_never_caches():
+    async def go():
+        transport = httpx.ASGITransport(app=snippet.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
+            return await c.post(PATH)
+
+    response = asyncio.run(go())
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "https://api.example.com/problems/method-not-allowed"
+    assert response.headers["cache-control"] == "no-store"

@@ -347,3 +347,15 @@ def test_client_returns_invalid_grant_when_the_family_is_revoked(h):
     response, log = asyncio.run(go())
     assert (response.status_code, response.json()) == (400, {"error": "invalid_grant"})
     assert log == ["/me", "/token"]  # no retry loop against a dead session
+
+
+def test_unknown_paths_and_wrong_methods_are_problems_and_oauth_errors_on_token(h):
+    missing, wrong = h.call("GET", "/nope"), h.call("POST", "/me")
+    assert (missing.status_code, wrong.status_code) == (404, 405)
+    for response in (missing, wrong):
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["retryable"] is False
+    assert wrong.headers["allow"] == "GET"
+    token = h.call("GET", "/token")  # RFC 6749 section 3.2: the token endpoint is POST only
+    assert (token.status_code, token.json()) == (405, {"error": "invalid_request"})
+    assert (token.headers["allow"], token.headers["cache-control"]) == ("POST", "no-store")
