@@ -1,18 +1,22 @@
-"""HTTP caching: Cache-Control max-age for expiration, a strong ETag for validation."""
+"""HTTP caching: Cache-Control max-age for expiration, a strong ETag and Last-Modified
+for validation, and a private client cache that honours them."""
 
 import asyncio
 import hashlib
 import json
+from datetime import UTC
+from email.utils import formatdate, parsedate_to_datetime
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=30"
+CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=30"  # for every caller
 TIMETABLES = {
     "berlin": [{"train": f"ICE {100 + i}", "platform": i % 8 + 1} for i in range(40)]
 }
+MODIFIED = {"berlin": 1_796_198_400}  # Wed, 02 Dec 2026 08:00:00 GMT
 PROBLEMS = "https://api.example.com/problems/"
 PROBLEM_JSON = "application/problem+json"
 SLUGS = {
@@ -33,6 +37,12 @@ async def problem(request: Request, exc: HTTPException) -> JSONResponse:
     return JSONResponse(body, status, headers=headers, media_type=PROBLEM_JSON)
 
 
+def set_platform(station: str, train: int, platform: int, at: int) -> None:
+    """The one write path: the content and its Last-Modified change together."""
+    TIMETABLES[station][train]["platform"] = platform
+    MODIFIED[station] = at
+
+
 def entity_tag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
 
@@ -46,14 +56,33 @@ def none_match(header: str | None, etag: str) -> bool:
     return etag in (tag.strip().removeprefix("W/") for tag in header.split(","))
 
 
+def http_date(value: str | None) -> float | None:
+    """An HTTP-date in seconds; None if absent, invalid or a list (RFC 9110 13.1.3)."""
+    if value is None or value.count(",") > 1:
+        return None
+    try:
+        return parsedate_to_datetime(value).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def not_modified(request: Request, etag: str, modified: int) -> bool:
+    """RFC 9110 13.2.2: If-None-Match decides; If-Modified-Since only without it."""
+    since = http_date(request.headers.get("if-modified-since"))
+    if "if-none-match" in request.headers:
+        return none_match(request.headers["if-none-match"], etag)
+    return since is not None and modified <= since
+
+
 @app.get("/stations/{station}/departures")
 def departures(station: str, request: Request) -> Response:
     if station not in TIMETABLES:
         raise HTTPException(404, f"No station {station!r}.")
     body = json.dumps(TIMETABLES[station], separators=(",", ":")).encode()
-    headers = {"Cache-Control": CACHE_CONTROL, "ETag": entity_tag(body)}
-    if none_match(request.headers.get("if-none-match"), headers["ETag"]):
-        return Response(status_code=304, headers=headers)  # no content
+    headers = {"Cache-Control": CACHE_CONTROL, "ETag": entity_tag(body)}  # and no Vary
+    if not_modified(request, headers["ETag"], MODIFIED[station]):
+        return Response(status_code=304, headers=headers)  # no content, RFC 9110 15.4.5
+    headers["Last-Modified"] = formatdate(MODIFIED[station], usegmt=True)
     return Response(body, media_type="application/json", headers=headers)
 
 
@@ -96,10 +125,11 @@ class PrivateCache:
             self.pending.pop(url, None)
         self.received += len(response.content)
         cc = directives(response)
+        revalidate = cc.keys() & {"no-cache", "must-revalidate"}  # RFC 9111 4.2.4
         fresh = {
             "stored_at": self.clock() - seconds(response.headers.get("age")),
             "max_age": 0 if "no-cache" in cc else seconds(cc.get("max-age")),
-            "swr": seconds(cc.get("stale-while-revalidate")),
+            "swr": 0 if revalidate else seconds(cc.get("stale-while-revalidate")),
         }
         if response.status_code == 304 and entry:  # RFC 9111 section 4.3.4
             entry.update(fresh, etag=response.headers.get("etag", entry["etag"]))
@@ -123,8 +153,8 @@ async def main() -> None:
         cache = PrivateCache(client, clock=lambda: now[0])
         url = "/stations/berlin/departures"
         for t in (0, 30, 61, 100, 130, 150):
-            if t == 100:
-                TIMETABLES["berlin"][0]["platform"] = 9  # the resource changes
+            if t == 100:  # the timetable changes
+                set_platform("berlin", train=0, platform=9, at=MODIFIED["berlin"] + t)
             now[0] = t
             outcome, body = await cache.get(url)
             await cache.settle()  # let a background revalidation finish

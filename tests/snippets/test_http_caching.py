@@ -10,11 +10,13 @@ import httpx
 import pytest
 
 URL = "/stations/berlin/departures"
+LAST_MODIFIED = "Wed, 02 Dec 2026 08:00:00 GMT"
 
 
 @pytest.fixture(autouse=True)
 def fresh_timetables(monkeypatch):
     monkeypatch.setattr(snippet, "TIMETABLES", copy.deepcopy(snippet.TIMETABLES))
+    monkeypatch.setattr(snippet, "MODIFIED", dict(snippet.MODIFIED))
 
 
 def get(headers=None, path=URL):
@@ -32,7 +34,18 @@ def test_200_carries_max_age_and_strong_etag_of_the_body():
     assert r.headers["cache-control"] == "public, max-age=60, stale-while-revalidate=30"
     expected = '"' + hashlib.sha256(r.content).hexdigest()[:20] + '"'
     assert r.headers["etag"] == expected
+    assert r.headers["last-modified"] == LAST_MODIFIED
     assert len(r.content) == 1321
+
+
+def test_the_etag_follows_the_bytes_even_where_a_write_forgets_last_modified():
+    old = get()
+    snippet.TIMETABLES["berlin"][3]["platform"] = 7  # a write path that bumps no timestamp
+    r = get({"If-None-Match": old.headers["etag"]})
+    assert r.status_code == 200
+    assert r.headers["etag"] == '"' + hashlib.sha256(r.content).hexdigest()[:20] + '"'
+    assert r.headers["etag"] != old.headers["etag"]
+    assert r.headers["last-modified"] == old.headers["last-modified"]  # the date missed it
 
 
 def test_if_none_match_gives_304_with_no_body_and_the_same_validators():
@@ -43,6 +56,8 @@ def test_if_none_match_gives_304_with_no_body_and_the_same_validators():
     assert "content-length" not in r.headers or r.headers["content-length"] == "0"
     assert r.headers["etag"] == first.headers["etag"]
     assert r.headers["cache-control"] == first.headers["cache-control"]
+    # RFC 9110 section 15.4.5: no other representation metadata when an ETag is sent
+    assert "last-modified" not in r.headers and "content-type" not in r.headers
 
 
 @pytest.mark.parametrize("value", ["W/{etag}", '"nope", {etag}', "*", ' "x" ,W/{etag} '])
@@ -60,12 +75,63 @@ def test_non_matching_validators_get_the_full_representation(value):
 
 def test_after_a_change_the_old_etag_gets_the_new_representation():
     old = get()
-    snippet.TIMETABLES["berlin"][0]["platform"] = 9
+    snippet.set_platform("berlin", train=0, platform=9, at=snippet.MODIFIED["berlin"] + 100)
     r = get({"If-None-Match": old.headers["etag"]})
     assert r.status_code == 200
     assert r.headers["etag"] != old.headers["etag"]
+    assert r.headers["last-modified"] == "Wed, 02 Dec 2026 08:01:40 GMT"
     assert json.loads(r.content)[0] == {"train": "ICE 100", "platform": 9}
     assert get({"If-None-Match": r.headers["etag"]}).status_code == 304
+
+
+@pytest.mark.parametrize(
+    ("since", "status"),
+    [
+        (LAST_MODIFIED, 304),  # the client echoes Last-Modified: unchanged
+        ("Wed, 02 Dec 2026 09:00:00 GMT", 304),
+        ("Wednesday, 02-Dec-26 08:00:00 GMT", 304),  # the obsolete RFC 850 form
+        ("Wed, 02 Dec 2026 07:59:59 GMT", 200),  # one second before the change
+        ("yesterday", 200),  # not an HTTP-date: ignored
+        (f"{LAST_MODIFIED}, {LAST_MODIFIED}", 200),  # a list: ignored
+    ],
+)
+def test_if_modified_since_alone_compares_dates(since, status):
+    r = get({"If-Modified-Since": since})
+    assert r.status_code == status
+    assert (r.content == b"") is (status == 304)
+
+
+def test_if_modified_since_sees_a_change_made_through_the_write_path():
+    snippet.set_platform("berlin", train=0, platform=9, at=snippet.MODIFIED["berlin"] + 100)
+    assert get({"If-Modified-Since": LAST_MODIFIED}).status_code == 200
+
+
+@pytest.mark.parametrize("stale_tag", ['"old"', 'W/"old"', '"a", "b"'])
+def test_if_none_match_decides_and_if_modified_since_is_then_ignored(stale_tag):
+    etag = get().headers["etag"]
+    later = "Wed, 02 Dec 2026 09:00:00 GMT"  # would be a 304 on its own
+    assert get({"If-None-Match": stale_tag, "If-Modified-Since": later}).status_code == 200
+    long_ago = "Thu, 01 Jan 1970 00:00:00 GMT"  # would be a 200 on its own
+    assert get({"If-None-Match": etag, "If-Modified-Since": long_ago}).status_code == 304
+
+
+def shared_cache_may_reuse(request_headers: dict, response: httpx.Response) -> bool:
+    """RFC 9111 sections 3 and 3.5 as a shared cache (a CDN) applies them to a GET's 200."""
+    cc = snippet.directives(response)
+    if response.status_code != 200 or cc.keys() & {"no-store", "private"}:
+        return False
+    if "authorization" in {name.lower() for name in request_headers}:  # section 3.5
+        if not cc.keys() & {"public", "s-maxage", "must-revalidate"}:
+            return False
+    return bool(cc.keys() & {"public", "max-age", "s-maxage"})
+
+
+@pytest.mark.parametrize("key", ["Bearer pk_test_alice", "bearer pk_test_bob"])
+def test_a_shared_cache_may_reuse_a_keyed_response_for_every_caller(key):
+    keyed = get({"Authorization": key})
+    assert shared_cache_may_reuse({"Authorization": key}, keyed)
+    assert shared_cache_may_reuse({}, get())
+    assert keyed.content == get().content  # the copy any other caller would get
 
 
 def test_unknown_resource_is_a_404_problem_that_no_cache_may_store():
@@ -79,8 +145,10 @@ def test_unknown_resource_is_a_404_problem_that_no_cache_may_store():
         "detail": "No station 'nowhere'.",
         "retryable": False,
     }
-    assert "etag" not in r.headers
+    for name in ("etag", "last-modified", "expires", "vary"):
+        assert name not in r.headers, name
     assert r.headers["cache-control"] == "no-store"
+    assert not shared_cache_may_reuse({}, r)
 
 
 def test_wrong_method_is_a_405_problem_with_allow():
@@ -94,6 +162,7 @@ def test_wrong_method_is_a_405_problem_with_allow():
     assert r.headers["allow"] == "GET"
     assert r.json()["type"].endswith("/method-not-allowed")
     assert r.json()["retryable"] is False
+    assert r.headers["cache-control"] == "no-store" and "etag" not in r.headers
 
 
 @pytest.mark.parametrize(
@@ -150,7 +219,7 @@ def test_fresh_entries_make_no_request_and_age_equal_to_max_age_is_stale():
 
 def test_client_sees_a_change_only_after_expiry_then_gets_new_body():
     def change():
-        snippet.TIMETABLES["berlin"][0]["platform"] = 5
+        snippet.set_platform("berlin", train=0, platform=5, at=snippet.MODIFIED["berlin"] + 10)
 
     out, calls, cache = run_cache(
         [(0, None), (10, change), (59, None), (61, None), (62, None), (200, None)]
@@ -172,7 +241,7 @@ def test_demo_byte_counts_are_exact():
             (0, None),
             (30, None),
             (61, None),
-            (100, lambda: snippet.TIMETABLES["berlin"][0].update(platform=9)),
+            (100, lambda: snippet.set_platform("berlin", 0, 9, snippet.MODIFIED["berlin"] + 100)),
             (130, None),
             (150, None),
         ]
@@ -228,9 +297,17 @@ def test_directives_are_case_insensitive_and_no_store_is_never_stored():
     assert (out, cache.entries) == (["200 with body", "200 with body"], {})
 
 
-def test_no_cache_revalidates_before_every_use():
+@pytest.mark.parametrize(
+    "cache_control",
+    [
+        "no-cache, max-age=60",
+        "no-cache, max-age=60, stale-while-revalidate=30",  # no-cache wins
+        "max-age=0, must-revalidate, stale-while-revalidate=30",  # so does must-revalidate
+    ],
+)
+def test_no_cache_revalidates_before_every_use(cache_control):
     def origin(request):
-        headers = {"Cache-Control": "no-cache, max-age=60", "ETag": '"a"'}
+        headers = {"Cache-Control": cache_control, "ETag": '"a"'}
         status = 304 if request.headers.get("if-none-match") == '"a"' else 200
         return httpx.Response(status, headers=headers)
 
