@@ -111,12 +111,15 @@ def test_each_caller_sees_only_their_own_data():
     }
 
 
-@pytest.mark.parametrize("path", ["/users/u1", "/orders/o1"])
-def test_another_users_records_are_not_found(path):
+@pytest.mark.parametrize(
+    ("path", "missing"), [("/users/u1", "/users/u9"), ("/orders/o1", "/orders/o9")]
+)
+def test_another_users_records_are_not_found(path, missing):
     assert call("GET", path).status_code == 200
     response = call("GET", path, BO)
     assert response.status_code == 404
     assert response.json()["type"] == "https://api.example.com/problems/not-found"
+    assert response.json() == call("GET", missing, BO).json()  # the same as no such record
 
 
 def test_there_is_no_argument_to_read_another_user():
@@ -183,6 +186,34 @@ def test_request_errors_are_400_graphql_responses_without_data(query, message):
     body = response.json()
     assert "data" not in body
     assert message in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "{ viewer { orders { buyer { orders { buyer { orders { id } } } } } } }",
+            "exceeds maximum operation depth of 4",
+        ),
+        (
+            "{ " + " ".join(f"{a}: viewer {{ orders {{ id }} }}" for a in "abcde") + " }",
+            "5 aliases found. Allowed: 4",
+        ),
+    ],
+)
+def test_a_query_past_a_limit_is_refused_before_anything_is_loaded(monkeypatch, query, message):
+    monkeypatch.setattr(snippet, "BATCHES", [])
+    response = gql(query)
+    assert response.status_code == 400
+    assert message in response.json()["errors"][0]["message"]
+    assert snippet.BATCHES == []  # validation refused it: no resolver ran
+
+
+def test_graphql_is_served_over_post_only_and_get_is_a_405_problem():
+    response = call("GET", "/graphql", params={"query": "{ viewer { name } }"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["type"] == "https://api.example.com/problems/method-not-allowed"
 
 
 def test_depth_within_the_limit_runs_and_batches_each_level_into_one_load(monkeypatch):
