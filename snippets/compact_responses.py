@@ -89,9 +89,12 @@ def list_articles(request: Request) -> Response:
     # one tag per representation: each fields value is its own (weak: any coding)
     etag = 'W/"' + hashlib.sha256(body).hexdigest()[:20] + '"'
     headers = {"ETag": etag, "Cache-Control": "private, max-age=60"}
-    tags = request.headers.get("if-none-match", "").split(",")
-    if etag.removeprefix("W/") in (t.strip().removeprefix("W/") for t in tags):
-        return Response(status_code=304, headers=headers)
+    if_none_match = request.headers.get("if-none-match", "")
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    # weak comparison over the list, * included (RFC 9110 §13.1.2); the 304 repeats the
+    # ETag, Cache-Control and Vary that a 200 would send (RFC 9110 §15.4.5)
+    if etag.removeprefix("W/") in tags or "*" in tags:
+        return Response(status_code=304, headers=headers | {"Vary": "Accept-Encoding"})
     return Response(body, media_type="application/json", headers=headers)
 
 

@@ -39,8 +39,10 @@ def test_any_subset_returns_exactly_id_plus_that_subset(subset):
 
 
 def test_whitespace_duplicates_and_order_do_not_matter():
-    canonical = get("/articles?fields=title,author").content
-    assert get("/articles?fields=author,%20title,title,").content == canonical
+    canonical = get("/articles?fields=title,author")
+    again = get("/articles?fields=author,%20title,title,")
+    assert again.content == canonical.content
+    assert again.headers["etag"] == canonical.headers["etag"]  # one representation, one tag
 
 
 def test_empty_fields_returns_ids_only():
@@ -102,7 +104,7 @@ def test_the_wire_carries_gzip_with_vary_when_the_client_accepts_it():
 
 def test_bodies_under_the_minimum_size_are_not_compressed():
     small = get("/articles?fields=", **{"Accept-Encoding": "gzip"})
-    assert len(small.content) < 500
+    assert len(small.content) == small.num_bytes_downloaded == 320  # under minimum_size=500
     assert "content-encoding" not in small.headers
 
 
@@ -142,6 +144,41 @@ def test_each_fields_value_has_its_own_etag_and_revalidates_to_304():
     assert (same.status_code, same.content) == (304, b"")
     other = get("/articles", **{"If-None-Match": trimmed.headers["etag"]})
     assert other.status_code == 200 and other.content == full.content
+    assert get("/articles?fields=title,author", **{"If-None-Match": "*"}).status_code == 304
+
+
+def test_a_304_repeats_the_etag_cache_control_and_vary_of_the_200():
+    ok = get("/articles?fields=title,author", **{"Accept-Encoding": "gzip"})
+    assert ok.headers["vary"] == "Accept-Encoding"
+    assert ok.headers["etag"] == 'W/"a1572a284f2c97633fee"'  # the page's wire example
+    same = get(
+        "/articles?fields=title,author",
+        **{"Accept-Encoding": "gzip", "If-None-Match": ok.headers["etag"]},
+    )
+    assert same.status_code == 304
+    for name in ("etag", "cache-control", "vary"):  # RFC 9110 §15.4.5
+        assert same.headers[name] == ok.headers[name]
+
+
+@pytest.mark.parametrize(
+    "if_none_match",
+    ['"nope", {tag}', "{tag}, W/\"other\"", "{bare}", "*", "  {tag} "],
+)
+def test_if_none_match_is_a_list_compared_weakly_and_star_matches(if_none_match):
+    tag = get("/articles?fields=title").headers["etag"]
+    value = if_none_match.format(tag=tag, bare=tag.removeprefix("W/"))
+    assert get("/articles?fields=title", **{"If-None-Match": value}).status_code == 304
+    assert get("/articles?fields=title", **{"If-None-Match": '"nope"'}).status_code == 200
+
+
+@pytest.mark.parametrize("coding", ["br", "zstd", "br, zstd", "zstd;q=1, br;q=0.9"])
+def test_a_client_asking_only_for_br_or_zstd_gets_identity(coding):
+    # RFC 9110 §12.5.3: identity is acceptable unless excluded, so the plain body is right
+    response = get("/articles?fields=title,author", **{"Accept-Encoding": coding})
+    assert response.status_code == 200
+    assert "content-encoding" not in response.headers
+    assert response.headers["vary"] == "Accept-Encoding"
+    assert response.num_bytes_downloaded == len(response.content) == 1550
 
 
 def test_the_etag_is_the_same_whatever_the_content_coding():
