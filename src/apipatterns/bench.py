@@ -30,7 +30,16 @@ from .catalog import load_catalog
 from .render import pages
 
 ROOT = Path(__file__).resolve().parents[2]
-COPY = ("mkdocs.yml", "docs", "data", "snippets", "src", "tests", "requirements.lock", "pyproject.toml")
+COPY = (
+    "mkdocs.yml",
+    "docs",
+    "data",
+    "snippets",
+    "src",
+    "tests",
+    "requirements.lock",
+    "pyproject.toml",
+)
 PAGES = {"home": "", "use_case": "use-cases/payments/", "pattern": "patterns/idempotency-keys/"}
 LIGHTHOUSE = ROOT / ".venv" / "lighthouse" / "node_modules" / ".bin" / "lighthouse"
 ENV = {**os.environ, "DISABLE_MKDOCS_2_WARNING": "true", "NO_MKDOCS_2_WARNING": "1"}

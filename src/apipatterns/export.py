@@ -11,7 +11,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from .catalog import Catalog
 from .model import Overview, Pattern, ProblemTypes, Standard, UseCase
-from .render_rules import proof_url
+from .render_rules import proof_url, rule_text
 
 
 class PatternUseOut(BaseModel):
@@ -114,7 +114,8 @@ def export(catalog: Catalog, base_url: str = "/") -> CatalogOut:
 
 def _rule(catalog: Catalog, pattern_id: str, rule, base_url: str) -> RuleOut:
     return RuleOut(
-        **rule.model_dump(include={"id", "level", "text", "standard", "proof"}),
+        **rule.model_dump(include={"id", "level", "standard", "proof"}),
+        text=rule_text(catalog, pattern_id, rule),
         url=f"{base_url}patterns/{pattern_id}/#rule-{rule.id}",
         proof_url=proof_url(catalog, rule.proof) if rule.proof else None,
     )

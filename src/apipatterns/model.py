@@ -32,9 +32,9 @@ class Standard(Entry):
     """The document's title."""
     url: HttpUrl
     """Where to read it, preferably a stable URL: for a draft, the revision cited."""
-    revision: str | None = None
+    revision: str
     """The revision cited, e.g. `-07` for an Internet-Draft or `1.0.0` for a versioned spec."""
-    checked: date | None = None
+    checked: date
     """When the citation was last checked against its publisher, e.g. `2026-12-02`."""
     draft: Literal["active", "expired"] | None = None
     """For an Internet-Draft only: whether the cited revision was active or expired when
@@ -121,7 +121,7 @@ class Pattern(Entry):
     """When the content was last checked against its standards, e.g. `2026-05-04`."""
     tags: list[Id] = Field(min_length=1, max_length=4)
     """One to four topic tags."""
-    rules: list[Rule] = Field(default=[], max_length=10)
+    rules: list[Rule] = Field(min_length=3, max_length=10)
     """The pattern's normative rules, three to ten, most important first."""
     problem: Markdown
     """Why the naive design fails, concretely."""
@@ -129,15 +129,15 @@ class Pattern(Entry):
     """The design, with the exchange shown as it goes over the wire (` ```http ` blocks)."""
     pitfalls: Markdown
     """A bullet list of real mistakes and what they cost."""
-    alternatives: list[Alternative] = []
+    alternatives: list[Alternative] = Field(min_length=1)
     """When not to use the pattern and what to use instead."""
-    security: Markdown | None = None
+    security: Markdown
     """What an attacker does against the pattern, and what the reference implementation does
     about each threat, or that it leaves it out and why."""
-    at_scale: Markdown | None = None
+    at_scale: Markdown
     """What the reference implementation simplifies and what a production version with several
     instances changes, with the operational signals to watch."""
-    elsewhere: list[Elsewhere] = []
+    elsewhere: list[Elsewhere] = Field(min_length=2, max_length=5)
     """Two to five well-known public APIs or guidelines and how they do it."""
     snippet: str = Field(pattern=r"^snippets/[a-z0-9_]+\.py$")
     """The reference implementation, `snippets/<name>.py`: shown whole, run whole by the tests."""

@@ -2,7 +2,7 @@
 the `/rules/` index that says what the keywords mean."""
 
 from .catalog import Catalog
-from .markdown import front_matter, resolve
+from .markdown import CONSTANT, constant_markdown, front_matter, resolve
 from .model import Rule
 
 CHECKLIST_LEVELS = ("MUST", "MUST NOT", "SHOULD", "SHOULD NOT")
@@ -14,12 +14,20 @@ def proof_url(catalog: Catalog, proof: str) -> str:
     return f"{catalog.source_url(relpath)}#L{catalog.proof_lines[proof]}"
 
 
+def rule_text(catalog: Catalog, pattern_id: str, rule: Rule) -> str:
+    """A rule's sentence with the snippet's `{{ snippet.NAME }}` constants filled in.
+
+    Links are left for the page renderers to resolve, so the text can be quoted alone.
+    """
+    return CONSTANT.sub(lambda m: constant_markdown(catalog.constants[pattern_id][m[1]]), rule.text)
+
+
 def render_rules_section(catalog: Catalog, pattern_id: str) -> str:
     """The `## Rules` section of a pattern page: one linkable block per rule."""
     pattern = catalog.patterns[pattern_id]
     if not pattern.rules:
         return ""
-    blocks = [_rule_block(catalog, rule) for rule in pattern.rules]
+    blocks = [_rule_block(catalog, pattern_id, rule) for rule in pattern.rules]
     return (
         "## Rules\n\n"
         "The keywords mean what [BCP 14](../rules/index.md#bcp-14) says they mean. Each rule "
@@ -28,7 +36,7 @@ def render_rules_section(catalog: Catalog, pattern_id: str) -> str:
     )
 
 
-def _rule_block(catalog: Catalog, rule: Rule) -> str:
+def _rule_block(catalog: Catalog, pattern_id: str, rule: Rule) -> str:
     meta = []
     if rule.standard:
         meta.append(rule.standard)
@@ -39,7 +47,7 @@ def _rule_block(catalog: Catalog, rule: Rule) -> str:
         meta.append("not proved by a test")
     return (
         f'<div class="rule" id="rule-{rule.id}" markdown>\n'
-        f'<span class="rule-level">{rule.level}</span> {rule.text} '
+        f'<span class="rule-level">{rule.level}</span> {rule_text(catalog, pattern_id, rule)} '
         f'[¶](#rule-{rule.id} "Link to this rule"){{ .rule-anchor }}\n'
         f'<span class="rule-meta">{" · ".join(meta)}</span>\n'
         "</div>\n"
@@ -54,7 +62,7 @@ def render_checklist(catalog: Catalog, use_case_id: str) -> str:
         for rule in pattern.rules:
             if rule.level in CHECKLIST_LEVELS:
                 lines.append(
-                    f"- [ ] **{rule.level}**: {rule.text} "
+                    f"- [ ] **{rule.level}**: {rule_text(catalog, pattern.id, rule)} "
                     f"([{pattern.title}](../patterns/{pattern.id}.md#rule-{rule.id}))"
                 )
     if not lines:
@@ -96,7 +104,7 @@ def render_rules_index(catalog: Catalog) -> str:
         if not pattern.rules:
             continue
         rows = "\n".join(
-            f"| {rule.level} | {_cell(rule.text)} "
+            f"| {rule.level} | {_cell(rule_text(catalog, pattern.id, rule))} "
             f'[¶](../patterns/{pattern.id}.md#rule-{rule.id} "Link to this rule") '
             f"| {_proof_cell(catalog, rule)} |"
             for rule in pattern.rules

@@ -50,7 +50,13 @@ security: |
 at_scale: |
   What the in-memory, one-process snippet simplifies, what several instances change, and the
   metrics and alerts to watch.
-elsewhere: []
+elsewhere:
+  - name: A well-known public API that does this
+    url: https://example.com/their-own-documentation
+    how: What they do, checked against their documentation, and how it differs from this page.
+  - name: A published API guideline
+    url: https://example.com/the-guideline
+    how: What it prescribes, and where this page's design parts from it.
 snippet: snippets/{module}.py
 requires: []
 standards: []

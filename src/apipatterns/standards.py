@@ -43,18 +43,13 @@ def check_standards(pattern: Pattern, document: Document, today: date) -> Iterat
 
 
 def citation(standard: Standard) -> str:
-    """One Markdown bullet: the link, the title, the revision, and when it was checked."""
-    name = standard.name
-    if standard.revision and not name.endswith(standard.revision):
-        name = (
-            f"{name} {standard.revision}"
-            if not standard.revision.startswith("-")
-            else (name + standard.revision)
-        )
+    """One Markdown bullet: the link, the title, the revision cited, and when it was checked."""
+    name, revision = standard.name, standard.revision
+    if revision.startswith("-"):  # a draft's revision number belongs to its name
+        name, revision = name + revision, ""
     text = f"- [{name}]({standard.url}): *{standard.title}*"
+    if revision and not (name == revision or name.startswith(f"{revision} ")):
+        text += f". Revision cited: {revision}"
     if standard.draft:
-        state = "active" if standard.draft == "active" else "expired"
-        text += f". An Internet-Draft, work in progress ({state} when checked)"
-    if standard.checked:
-        text += f". Checked on {long_date(standard.checked)}"
-    return text + "."
+        text += f". An Internet-Draft, work in progress ({standard.draft} when checked)"
+    return text + f". Checked on {long_date(standard.checked)}."

@@ -40,7 +40,8 @@ def test_unknown_action_and_status_out_of_range(root: Path):
     assert problems(root) == [
         f"{REGISTRY}:6: types[0].action: Input should be 'fix-request', 'reauthenticate', "
         "'retry-after', 'backoff' or 'give-up', got str 'shrug'",
-        f"{REGISTRY}:10: types[1].status: Input should be greater than or equal to 400, got int 299",
+        f"{REGISTRY}:10: types[1].status: Input should be greater than or equal to 400, "
+        "got int 299",
     ]
 
 

@@ -113,6 +113,8 @@ def test_pages_cover_every_entry(catalog: Catalog):
 def add_spare_pattern(root: Path) -> None:
     """A copy of batch-caps, titled Spare, that no use case names yet."""
     (root / "snippets/spare.py").write_text((root / "snippets/batch_caps.py").read_text())
+    tests = (root / "tests/snippets/test_batch_caps.py").read_text()
+    (root / "tests/snippets/test_spare.py").write_text(tests.replace("batch_caps", "spare"))
     spare = (root / "data/patterns/batch-caps.yml").read_text()
     (root / "data/patterns/spare.yml").write_text(
         spare.replace("id: batch-caps", "id: spare")

@@ -36,8 +36,12 @@ def test_rules_come_right_after_the_summary_each_with_its_anchor_and_proof(catal
     assert "[BCP 14](../rules/index.md#bcp-14)" in page
 
 
-def test_a_pattern_without_rules_has_no_rules_section(catalog: Catalog):
-    assert "## Rules" not in render_pattern(catalog, "batch-caps")
+def test_snippet_constants_in_a_rule_are_filled_in_wherever_it_is_quoted(catalog: Catalog):
+    rule = "The server MUST refuse a batch of more than 1000 items, whole."
+    assert rule in render_pattern(catalog, "batch-caps")
+    assert rule in render_use_case(catalog, "ledgers")
+    assert rule in render_rules_index(catalog)
+    assert "{{" not in render_rules_index(catalog)
 
 
 def test_use_case_checklist_lists_must_and_should_rules_as_tasks_in_order(catalog: Catalog):
@@ -51,6 +55,12 @@ def test_use_case_checklist_lists_must_and_should_rules_as_tasks_in_order(catalo
         "([Retry safety](../patterns/retry-safety.md#rule-create-new-keys))",
         "- [ ] **SHOULD**: Keys SHOULD expire after a day; not tested, because the miniature "
         "keeps no clock. ([Retry safety](../patterns/retry-safety.md#rule-keys-expire))",
+        "- [ ] **MUST**: The server MUST refuse a batch of more than 1000 items, whole. "
+        "([Batch caps](../patterns/batch-caps.md#rule-refuse-oversized-batches))",
+        "- [ ] **MUST**: The server MUST accept a batch of exactly the cap. "
+        "([Batch caps](../patterns/batch-caps.md#rule-accept-up-to-the-cap))",
+        "- [ ] **SHOULD**: The cap SHOULD be published; not tested, because the miniature has no "
+        "documentation. ([Batch caps](../patterns/batch-caps.md#rule-publish-the-cap))",
     ]
 
 
@@ -59,7 +69,7 @@ def test_may_rules_stay_out_of_the_checklist(catalog: Catalog, root: Path):
     path.write_text(path.read_text().replace("level: SHOULD", "level: MAY"))
     page = render_use_case(load_catalog(root, date(2026, 11, 25)), "ledgers")
     assert "Keys SHOULD expire" not in page
-    assert page.count("- [ ] ") == 2
+    assert page.count("- [ ] ") == 5
 
 
 def test_rules_index_defines_the_keywords_and_lists_every_rule(catalog: Catalog):
@@ -73,4 +83,4 @@ def test_rules_index_defines_the_keywords_and_lists_every_rule(catalog: Catalog)
         f"| [test]({TEST_URL}#L10) |"
     ) in page
     assert "| SHOULD | Keys SHOULD expire" in page
-    assert "batch-caps.md) {#batch-caps}" not in page
+    assert "## [Batch caps](../patterns/batch-caps.md) {#batch-caps}" in page

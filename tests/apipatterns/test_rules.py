@@ -9,7 +9,7 @@ from catalog_problems import PATTERN, edit, problems
 def test_duplicate_rule_id(root: Path):
     edit(root, PATTERN, "- id: create-new-keys", "- id: replay-seen-keys")
     assert problems(root) == [
-        f"{PATTERN}:34: rules[1].id: 'replay-seen-keys' is already a rule of this pattern; "
+        f"{PATTERN}:36: rules[1].id: 'replay-seen-keys' is already a rule of this pattern; "
         "rename it"
     ]
 
@@ -17,7 +17,7 @@ def test_duplicate_rule_id(root: Path):
 def test_unknown_level(root: Path):
     edit(root, PATTERN, "level: SHOULD", "level: OUGHT TO")
     assert problems(root) == [
-        f"{PATTERN}:39: rules[2].level: Input should be 'MUST', 'MUST NOT', 'SHOULD', "
+        f"{PATTERN}:41: rules[2].level: Input should be 'MUST', 'MUST NOT', 'SHOULD', "
         "'SHOULD NOT' or 'MAY', got str 'OUGHT TO'"
     ]
 
@@ -30,7 +30,7 @@ def test_must_without_a_proof(root: Path):
         "",
     )
     assert problems(root) == [
-        f"{PATTERN}:34: rules[1]: a MUST rule needs a `proof`: the pytest node id of the test "
+        f"{PATTERN}:36: rules[1]: a MUST rule needs a `proof`: the pytest node id of the test "
         "that proves it"
     ]
 
@@ -60,7 +60,7 @@ def test_must_without_a_proof(root: Path):
 )
 def test_proof_that_names_no_test(root: Path, proof: str, message: str):
     edit(root, PATTERN, "tests/snippets/test_retry_safety.py::test_a_new_key_is_created", proof)
-    assert problems(root) == [f"{PATTERN}:37: rules[1].proof: {message}"]
+    assert problems(root) == [f"{PATTERN}:39: rules[1].proof: {message}"]
 
 
 @pytest.mark.parametrize(
@@ -73,13 +73,13 @@ def test_proof_that_names_no_test(root: Path, proof: str, message: str):
 def test_breaks_that_does_not_occur_exactly_once(root: Path, find: str, message: str):
     edit(root, PATTERN, '"if key in seen:"', find)
     assert problems(root) == [
-        f"{PATTERN}:32: rules[0].breaks.find: {message}; it must occur exactly once"
+        f"{PATTERN}:34: rules[0].breaks.find: {message}; it must occur exactly once"
     ]
 
 
 def test_breaks_that_leaves_invalid_python(root: Path):
     edit(root, PATTERN, 'replace: "if key in ():"', 'replace: "if key in ("')
     assert problems(root) == [
-        f"{PATTERN}:32: rules[0].breaks.find: the edit leaves snippets/retry_safety.py invalid "
+        f"{PATTERN}:34: rules[0].breaks.find: the edit leaves snippets/retry_safety.py invalid "
         "Python ('(' was never closed); break the rule, not the syntax"
     ]

@@ -49,7 +49,7 @@ def test_wrong_type(root: Path):
 def test_malformed_id(root: Path):
     edit(root, PATTERN, "related: [batch-caps]", "related: [Batch_Caps]")
     assert problems(root) == [
-        f"{PATTERN}:23: related[0]: 'Batch_Caps' is not a valid id; use lowercase kebab-case, "
+        f"{PATTERN}:25: related[0]: 'Batch_Caps' is not a valid id; use lowercase kebab-case, "
         "e.g. `cursor-pagination`"
     ]
 
@@ -68,7 +68,7 @@ def test_duplicate_id(root: Path):
 def test_alias_that_collides_with_an_id(root: Path):
     edit(root, PATTERN, "aliases: [safe-retries]", "aliases: [batch-caps]")
     assert problems(root) == [
-        f"{PATTERN}:24: aliases[0]: 'batch-caps' is already used by data/patterns/batch-caps.yml; "
+        f"{PATTERN}:26: aliases[0]: 'batch-caps' is already used by data/patterns/batch-caps.yml; "
         "choose another id"
     ]
 
@@ -84,7 +84,7 @@ def test_use_case_naming_a_missing_pattern(root: Path):
 def test_related_entry_that_does_not_exist(root: Path):
     edit(root, PATTERN, "related: [batch-caps]", "related: [batch-caps, rate-limits]")
     assert problems(root) == [
-        f"{PATTERN}:23: related[1]: no pattern 'rate-limits' exists; "
+        f"{PATTERN}:25: related[1]: no pattern 'rate-limits' exists; "
         "add data/patterns/rate-limits.yml"
     ]
 
