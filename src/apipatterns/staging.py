@@ -17,7 +17,6 @@ from .markdown import page_path
 from .render import nav, page_sources, pages
 
 STAGED_CONFIG = "mkdocs.yml"  # written inside the staging folder, beside its docs/
-OVERRIDES = Path(__file__).parent / "zensical_overrides"
 
 
 class PythonName(str):
@@ -119,7 +118,10 @@ def staged(root: Path, catalog: Catalog, config: dict) -> dict[str, str | bytes]
     staged_config.pop("hooks", None)  # the hook's work is done: its output is in docs/
     staged_config["docs_dir"] = "docs"
     staged_config["site_dir"] = "site"  # Zensical wants it inside the folder of its config
-    staged_config["theme"] = dict(staged_config.get("theme") or {}, custom_dir=str(OVERRIDES))
+    theme = dict(staged_config.get("theme") or {})
+    if theme.get("custom_dir"):
+        theme["custom_dir"] = str((root / theme["custom_dir"]).resolve())
+    staged_config["theme"] = theme
     staged_config["plugins"] = [_rooted(plugin, root) for plugin in staged_config["plugins"]]
     files[STAGED_CONFIG] = yaml.dump(
         staged_config, Dumper=ConfigDumper, sort_keys=False, allow_unicode=True

@@ -23,6 +23,9 @@ site_name: Fixture
 site_url: https://example.org/docs/
 edit_uri: https://github.com/example/patterns/edit/main/
 hooks: [src/apipatterns/mkdocs_hook.py]
+theme:
+  name: material
+  custom_dir: overrides
 plugins:
   - search
   - redirects:
@@ -94,7 +97,7 @@ def test_the_staged_config_needs_no_hook_and_resolves_from_its_folder(root: Path
     config = yaml.load(files["mkdocs.yml"], Loader=_TagLoader)
     assert "hooks" not in config
     assert (config["docs_dir"], config["site_dir"]) == ("docs", "site")
-    assert Path(config["theme"]["custom_dir"], "partials", "actions.html").is_file()
+    assert config["theme"]["custom_dir"] == str((root / "overrides").resolve())
     assert config["plugins"][2]["mkdocstrings"]["handlers"]["python"]["paths"] == [
         str((root / "src").resolve())
     ]
