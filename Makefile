@@ -7,7 +7,7 @@ export NO_MKDOCS_2_WARNING := 1
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install serve build build-zensical check test prove update-examples new-pattern bench lock clean
+.PHONY: help install serve serve-zensical build build-zensical check test prove update-examples new-pattern bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -33,6 +33,11 @@ build-zensical: $(STAMP) ## Build the same site with Zensical into site-zensical
 	$(BIN)/apipatterns stage .zensical
 	$(BIN)/zensical build --strict -f .zensical/mkdocs.yml
 	rm -rf site-zensical && cp -r .zensical/site site-zensical
+
+serve-zensical: $(STAMP) ## Serve the Zensical build on http://127.0.0.1:8001/api-patterns/, re-staged on save
+	$(BIN)/apipatterns stage .zensical
+	$(BIN)/apipatterns stage .zensical --watch & trap 'kill $$!' EXIT; \
+		$(BIN)/zensical serve -f .zensical/mkdocs.yml -a 127.0.0.1:8001
 
 check: $(STAMP) ## Validate the catalog only: one line per problem
 	@$(BIN)/apipatterns check

@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from .catalog import load_catalog
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     prove.add_argument("patterns", nargs="*", help="pattern ids (default: all)")
     stage = commands.add_parser("stage", help="lay the site out as a folder for Zensical")
     stage.add_argument("folder", type=Path, help="the staging folder; the site goes to its site/")
+    stage.add_argument("--watch", action="store_true", help="re-stage on every save, until ^C")
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -70,28 +72,62 @@ def _prove(args: argparse.Namespace) -> int:
 
 
 def _stage(args: argparse.Namespace) -> int:
-    from .staging import STAGED_CONFIG, read_config, staged
+    from .staging import STAGED_CONFIG
 
     root = args.root.resolve()
+    changed, total = _restage(root, args.folder)
+    print(f"staged {total} files ({changed} changed) in {args.folder}/{STAGED_CONFIG}", flush=True)
+    if not args.watch:
+        return 0
+    # The catalog feeds every page: re-stage on any save, in this warm process, and let the
+    # generator's own server rebuild the pages whose files changed.
+    watched = [root / name for name in ("data", "docs", "snippets", "tests", "mkdocs.yml")]
+    seen = _mtimes(watched)
+    while True:
+        time.sleep(0.1)
+        now = _mtimes(watched)
+        if now == seen:
+            continue
+        seen = now
+        try:
+            changed, total = _restage(root, args.folder)
+        except CatalogError as exc:
+            print(f"{exc}\nnot staged: fix the catalog and save again", file=sys.stderr, flush=True)
+        else:
+            print(f"staged {changed} changed file(s)", flush=True)
+
+
+def _restage(root: Path, folder: Path) -> tuple[int, int]:
+    """Write the staging folder; rewrite only what changed and drop what went, so that a
+    generator watching it rebuilds only real edits. Returns (changed, total)."""
+    from .staging import read_config, staged
+
     files = {
         name: content.encode() if isinstance(content, str) else content
         for name, content in staged(
             root, load_catalog(root), read_config(root / "mkdocs.yml")
         ).items()
     }
-    # Rewrite only what changed and drop what went, so a warm rebuild sees only real edits.
-    for old in (args.folder / "docs").rglob("*") if (args.folder / "docs").is_dir() else ():
-        if old.is_file() and old.relative_to(args.folder).as_posix() not in files:
+    for old in (folder / "docs").rglob("*") if (folder / "docs").is_dir() else ():
+        if old.is_file() and old.relative_to(folder).as_posix() not in files:
             old.unlink()
     changed = 0
     for name, content in files.items():
-        path = args.folder / name
+        path = folder / name
         if not path.is_file() or path.read_bytes() != content:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
             changed += 1
-    print(f"staged {len(files)} files ({changed} changed) in {args.folder}/{STAGED_CONFIG}")
-    return 0
+    return changed, len(files)
+
+
+def _mtimes(paths: list[Path]) -> dict[Path, float]:
+    return {
+        file: file.stat().st_mtime
+        for path in paths
+        for file in ([path] if path.is_file() else path.rglob("*"))
+        if file.is_file() and "__pycache__" not in file.parts
+    }
 
 
 COMMANDS = {"check": _check, "export": _export, "new": _new, "prove": _prove, "stage": _stage}

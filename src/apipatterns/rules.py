@@ -2,6 +2,7 @@
 each `breaks` edit applies to the snippet exactly once and leaves it valid Python."""
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,10 +86,21 @@ def _breaks_problem(source: str, breaks: Breaks, snippet: str) -> str | None:
     if count != 1:
         where = "does not occur" if count == 0 else f"occurs {count} times"
         return f"{breaks.find!r} {where} in {snippet}; it must occur exactly once"
+    error = syntax_error(apply_breaks(source, breaks))
+    if error:
+        return f"the edit leaves {snippet} invalid Python ({error}); break the rule, not the syntax"
+    return None
+
+
+@functools.lru_cache(maxsize=2048)
+def syntax_error(code: str) -> str | None:
+    """Why `code` does not parse, or None.
+
+    Cached by content: parsing every mutant is most of a catalog load, and a serving
+    process reloads the catalog on every save while few snippets change.
+    """
     try:
-        ast.parse(apply_breaks(source, breaks))
+        ast.parse(code)
     except SyntaxError as exc:
-        return (
-            f"the edit leaves {snippet} invalid Python ({exc.msg}); break the rule, not the syntax"
-        )
+        return exc.msg
     return None

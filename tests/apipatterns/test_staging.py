@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,36 @@ class _TagLoader(yaml.SafeLoader):
 
 
 _TagLoader.add_multi_constructor("tag:yaml.org,2002:python/name:", lambda *_: "python-name")
+
+
+def test_watch_restages_on_save_and_keeps_the_last_good_site_on_a_broken_one(
+    root: Path, config: dict, tmp_path: Path
+):
+    folder = tmp_path / "stage"
+    page = folder / "docs/patterns/retry-safety.md"
+    entry = root / "data/patterns/retry-safety.yml"
+    command = [sys.executable, "-m", "apipatterns.cli", "--root", str(root), "stage", str(folder)]
+    watcher = subprocess.Popen(
+        [*command, "--watch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert _eventually(lambda: page.is_file())
+        entry.write_text(entry.read_text().replace("title: Retry safety", "title: Retry sanity"))
+        assert _eventually(lambda: "# Retry sanity" in page.read_text())
+        entry.write_text(entry.read_text().replace("tags: [reliability]", "tags: reliability"))
+        time.sleep(1)
+        assert "# Retry sanity" in page.read_text()
+    finally:
+        watcher.terminate()
+        _, stderr = watcher.communicate(timeout=10)
+    assert "data/patterns/retry-safety.yml:5: tags: Input should be a valid list" in stderr
+    assert "Traceback" not in stderr
+
+
+def _eventually(check, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
