@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 HISTORY_SIZE = 1000  # events kept for catch-up; older gaps need the snapshot
@@ -131,6 +132,25 @@ class Follower:
                 self.seen.append(self.last_seq)
                 count -= 1
         return "ok"
+
+    async def keep_following(
+        self, url: str, count: int, rng, sleep=asyncio.sleep
+    ) -> str:
+        """Follow through drops and gaps: reconnect from `last_seq` after a
+        random wait of up to 0.5, 1, 2 ... s (capped at 30), from 0.5 s again
+        once events flow."""
+        failures = 0
+        while True:
+            before = len(self.seen)
+            try:
+                outcome = await self.follow(url, count)
+            except (OSError, ConnectionClosed):
+                outcome = "dropped"
+            count -= len(self.seen) - before
+            if outcome not in ("dropped", "gap"):
+                return outcome
+            failures = 0 if len(self.seen) > before else failures + 1
+            await sleep(rng.uniform(0, min(30.0, 0.5 * 2**failures)))
 
 
 def start(log: EventLog):

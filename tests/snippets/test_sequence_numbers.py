@@ -274,3 +274,55 @@ def test_the_bearer_scheme_is_case_insensitive_and_two_credentials_are_refused()
 
     assert run(scenario()) == 400
 
+
+
+def test_the_follower_rides_out_a_drop_with_a_jittered_wait_and_misses_nothing():
+    async def scenario():
+        log = snippet.EventLog(history_size=50, epoch="e1")
+        follower, waits = snippet.Follower(), []
+
+        async def sleep(seconds):  # while the client waits, the stream moves on without it
+            waits.append(seconds)
+            log.publish({"n": 2})
+            log.publish({"n": 3})
+
+        async with snippet.start(log) as server:
+            url = snippet.events_url(server)
+            task = asyncio.create_task(follower.keep_following(url, 3, random.Random(7), sleep))
+            await wait_subscribed(log, 1)
+            log.publish({"n": 1})
+            async with asyncio.timeout(2):
+                while follower.seen != [1]:
+                    await asyncio.sleep(0.001)
+            for ws in list(log.subscribers):
+                await ws.close(1012, "service restart")  # the server drops every connection
+            return await task, follower.seen, waits
+
+    outcome, seen, waits = run(scenario())
+    assert (outcome, seen) == ("ok", [1, 2, 3])
+    assert len(waits) == 1 and 0 <= waits[0] <= 0.5
+
+
+def test_reconnect_waits_are_random_and_grow_to_a_cap_while_the_server_is_down():
+    class Stop(Exception):
+        pass
+
+    async def scenario():
+        async with snippet.start(snippet.EventLog(epoch="e1")) as server:
+            url = snippet.events_url(server)  # the port is free again once the server stops
+        waits = []
+
+        async def sleep(seconds):
+            waits.append(seconds)
+            if len(waits) == 9:
+                raise Stop
+
+        with pytest.raises(Stop):
+            await snippet.Follower().keep_following(url, 1, random.Random(3), sleep)
+        return waits
+
+    waits = run(scenario())
+    caps = [min(30.0, 0.5 * 2**n) for n in range(1, 10)]
+    assert all(0 <= wait <= cap for wait, cap in zip(waits, caps, strict=True))
+    assert len(set(waits)) == len(waits)  # jittered: no two clients wait in step
+    assert max(waits[5:]) > 4  # the waits grow: not a fixed short delay
