@@ -143,7 +143,8 @@ def render_matrix(catalog: Catalog, max_columns: int = 12) -> str:
     use_cases = list(catalog.use_cases.values())
     grid = len(use_cases) <= max_columns
     columns = [f"[{u.title}](../use-cases/{u.id}.md)" for u in use_cases] if grid else ["Used by"]
-    rows = ["| Pattern | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    align = "|:-:" if grid else "|---"  # a column's alignment is written on its cells
+    rows = ["| Pattern | " + " | ".join(columns) + " |", "|---" + align * len(columns) + "|"]
     for pattern in catalog.patterns.values():
         users = [u for u, _ in catalog.used_by(pattern.id)]
         link = '[{mark}](../use-cases/{u.id}.md#{p.id} "{u.title}: {p.title}")'
@@ -152,8 +153,12 @@ def render_matrix(catalog: Catalog, max_columns: int = 12) -> str:
         else:
             cells = [" · ".join(link.format(mark=u.title, u=u, p=pattern) for u in users)]
         rows.append(f"| [{pattern.title}]({pattern.id}.md) | " + " | ".join(cells) + " |")
+    # A tag links its heading on the tag index, which the tags plugin writes after MkDocs has
+    # collected each page's anchors: a Markdown link to it would fail MkDocs' strict anchor
+    # check, so the link is HTML, to the URL both builds give the index (tests/website checks it).
     briefs = "\n".join(
-        f"- [**{p.title}**]({p.id}.md): {p.summary} " + " ".join(f"`{tag}`" for tag in p.tags)
+        f"- [**{p.title}**]({p.id}.md): {p.summary} "
+        + " ".join(f'<a href="../tags/#tag:{tag}"><code>{tag}</code></a>' for tag in p.tags)
         for p in catalog.patterns.values()
     )
     count = f"{_count(catalog.patterns, 'pattern')} across {_count(use_cases, 'use case')}"
@@ -191,18 +196,23 @@ def pages(catalog: Catalog) -> dict[str, str]:
 def nav(catalog: Catalog, fanout: int = 30) -> dict[str, list]:
     """The generated part of the site navigation, as MkDocs' `nav` spells it.
 
-    Each pattern sits under the first use case that names it; patterns no use case names yet
-    come last. Every page repeats the navigation of its section, so no section holds more
-    than `fanout` entries: a longer list is split into sections, and the navigation each page
-    renders stays small however large the catalog grows.
+    Each use case lists the patterns it names, in its own order, so a pattern that several use
+    cases share appears under each of them; patterns no use case names yet come last. Every
+    page repeats the navigation of its section, so no section holds more than `fanout`
+    entries: a longer list is split into sections, and the navigation each page renders
+    stays small however large the catalog grows.
     """
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for pattern in catalog.patterns.values():
-        used_by = catalog.used_by(pattern.id)
-        group = used_by[0][0].title if used_by else "Not yet in a use case"
-        groups.setdefault(group, []).append((pattern.title, f"patterns/{pattern.id}.md"))
+
+    def entry(pattern_id: str) -> tuple[str, str]:
+        return catalog.patterns[pattern_id].title, f"patterns/{pattern_id}.md"
+
+    groups = [
+        (u.title, [entry(use.pattern) for use in u.patterns]) for u in catalog.use_cases.values()
+    ]
+    unused = [entry(p) for p in catalog.patterns if not catalog.used_by(p)]
+    groups.append(("Not yet in a use case", unused))
     use_cases = [(u.title, f"use-cases/{u.id}.md") for u in catalog.use_cases.values()]
-    patterns = [(group, {group: _bounded(pages, fanout)}) for group, pages in groups.items()]
+    patterns = [(group, {group: _bounded(pages, fanout)}) for group, pages in groups if pages]
     return {
         "use-cases/": ["use-cases/index.md"] + _bounded(use_cases, fanout),
         "patterns/": ["patterns/index.md"] + _bounded(patterns, fanout),

@@ -87,6 +87,17 @@ def test_matrix_ticks_link_to_the_reason(catalog: Catalog):
         "| [Retry safety](retry-safety.md) | [✓](../use-cases/ledgers.md#retry-safety "
         '"Ledger APIs: Retry safety") |' in page
     )
+    # Each use-case column is centred by the table itself, which no theme rule outranks.
+    assert "| Pattern | [Ledger APIs](../use-cases/ledgers.md) |\n|---|:-:|" in page
+
+
+def test_matrix_tags_link_their_heading_on_the_tag_index(catalog: Catalog):
+    page = render_matrix(catalog)
+    assert (
+        "- [**Retry safety**](retry-safety.md): "
+        "A retried request has the effect of one request, never two. "
+        '<a href="../tags/#tag:reliability"><code>reliability</code></a>\n' in page
+    )
 
 
 def test_matrix_past_its_width_lists_use_cases_per_pattern(catalog: Catalog):
@@ -123,13 +134,26 @@ def add_spare_pattern(root: Path) -> None:
     )
 
 
-def test_nav_groups_patterns_under_their_first_use_case(root: Path):
+def add_second_use_case(root: Path) -> None:
+    """Audit APIs, a second use case that names batch caps, which Ledger APIs names too."""
+    (root / "data/use-cases/audits.yml").write_text(
+        "id: audits\ntitle: Audit APIs\nreviewed: 2026-05-04\n"
+        "distinctive: Every change is kept.\n"
+        "patterns:\n  - pattern: batch-caps\n    why: Exports are capped.\n"
+    )
+    overview = root / "data/overview.yml"
+    overview.write_text(overview.read_text().replace("[ledgers]", "[ledgers, audits]"))
+
+
+def test_nav_lists_each_pattern_under_every_use_case_that_names_it(root: Path):
     add_spare_pattern(root)
+    add_second_use_case(root)
     assert nav(load_catalog(root, date(2026, 11, 25))) == {
-        "use-cases/": ["use-cases/index.md", "use-cases/ledgers.md"],
+        "use-cases/": ["use-cases/index.md", "use-cases/ledgers.md", "use-cases/audits.md"],
         "patterns/": [
             "patterns/index.md",
             {"Ledger APIs": ["patterns/retry-safety.md", "patterns/batch-caps.md"]},
+            {"Audit APIs": ["patterns/batch-caps.md"]},
             {"Not yet in a use case": ["patterns/spare.md"]},
         ],
     }

@@ -90,3 +90,56 @@ def test_matrix_links_work_without_javascript(browser, base_url: str):
     page.wait_for_url("**/use-cases/payments/#idempotency-keys")
     assert page.locator("#idempotency-keys").is_visible()
     context.close()
+
+
+# What a reader of the matrix at /patterns/ meets: where the sideways scrolling happens, whether
+# each pattern name stays in view and on top once the use-case columns have scrolled under it,
+# the links smaller than a 24 x 24 CSS px target (WCAG 2.2, 2.5.8), ticks off their column's centre.
+MATRIX_AS_SEEN = """() => {
+  const table = document.querySelector(".matrix table");
+  const root = document.documentElement;
+  let scroller = table;
+  while (scroller && !(scroller.scrollWidth > scroller.clientWidth
+      && /auto|scroll/.test(getComputedStyle(scroller).overflowX))) {
+    scroller = scroller.parentElement;
+  }
+  const pageOverflow = root.scrollWidth - root.clientWidth;
+  const start = scroller ? scroller.scrollLeft : 0;
+  if (scroller) scroller.scrollLeft = scroller.scrollWidth;
+  const scrolled = scroller ? scroller.scrollLeft - start : 0;
+  const hiddenNames = [];
+  for (const cell of table.querySelectorAll("tbody td:first-child")) {
+    window.scrollBy(0, cell.getBoundingClientRect().top - innerHeight / 2);
+    const box = cell.getBoundingClientRect();
+    const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+    if (box.left < 0 || box.right > root.clientWidth || !cell.contains(hit)) {
+      hiddenNames.push(cell.textContent.trim());
+    }
+  }
+  const smallTargets = [...table.querySelectorAll("a")]
+    .map((a) => [a.textContent.trim(), a.getBoundingClientRect()])
+    .filter(([, box]) => box.width < 24 || box.height < 24)
+    .map(([text, box]) => `${text} ${Math.round(box.width)}x${Math.round(box.height)}`);
+  const offCentre = [...table.querySelectorAll("td:not(:first-child) a")].filter((a) => {
+    const tick = a.getBoundingClientRect(), cell = a.parentElement.getBoundingClientRect();
+    return Math.abs(tick.left + tick.width / 2 - (cell.left + cell.width / 2)) > 1;
+  }).length;
+  return {pageOverflow, scrolled, hiddenNames, smallTargets, offCentre,
+          ticks: table.querySelectorAll("td:not(:first-child) a").length};
+}"""
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_matrix_works_on_a_phone(browser, base_url: str, javascript: bool):
+    context = browser.new_context(
+        viewport={"width": 375, "height": 812}, java_script_enabled=javascript
+    )
+    page = context.new_page()
+    page.goto(base_url + "patterns/", wait_until="networkidle")
+    seen = page.evaluate(MATRIX_AS_SEEN)
+    context.close()
+    assert seen["pageOverflow"] <= 0, "the page itself scrolls sideways"
+    assert seen["scrolled"] > 0, "the use-case columns do not scroll sideways"
+    assert seen["hiddenNames"] == [], "pattern names scrolled away or covered"
+    assert seen["smallTargets"] == [], "links smaller than 24 x 24 px"
+    assert seen["ticks"] == 39 and seen["offCentre"] == 0, "ticks off their column's centre"

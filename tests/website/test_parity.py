@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from website.sidebar import Item, sidebar
 
 # What each generator draws differently around the same content: the tag chips (placed above
 # or below the title) and the heading permalinks of the tags index.
@@ -78,3 +79,27 @@ def test_edit_links_open_the_same_sources(sites: tuple[Path, Path]):
         "https://github.com/api-patterns/api-patterns/edit/main/data/patterns/idempotency-keys.yml"
     ]
     assert edit_links(zensical) == expected
+
+
+def test_every_page_shows_the_same_sidebar_in_both_builds(sites: tuple[Path, Path]):
+    """A page listed twice (a shared pattern) keeps its first place in both builds."""
+
+    def entries(items: list[Item]) -> list:
+        # The current page: Material links it, Zensical's home page only names it.
+        return [
+            (
+                i.title,
+                i.active,
+                None if i.active and not i.children else i.href,
+                entries(i.children),
+            )
+            for i in items
+        ]
+
+    mkdocs, zensical = sites
+    differing = [
+        page
+        for page in sorted(html_pages(mkdocs))
+        if entries(sidebar(mkdocs, page)) != entries(sidebar(zensical, page))
+    ]
+    assert differing == []
