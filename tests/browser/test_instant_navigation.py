@@ -42,6 +42,7 @@ def page(browser, site: Path):
     context.route(f"{SITE_URL}**", serve_from(site))
     context.route(lambda url: not url.startswith(SITE_URL), lambda route: route.abort())
     page = context.new_page()
+    page.set_default_timeout(60_000)  # a loaded machine is slow, not broken
     yield page
     context.close()
 
