@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 export DISABLE_MKDOCS_2_WARNING := true
 export NO_MKDOCS_2_WARNING := 1
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 
 .DEFAULT_GOAL := help
 .PHONY: help install serve serve-zensical build build-zensical check test prove update-examples new-pattern bench lock clean
@@ -19,7 +20,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP) ## Create .venv and install the pinned dependencies
+# axe-core for the browser tests' contrast checks, pinned by its lockfile; no network after this.
+$(AXE): tests/browser/axe/package.json tests/browser/axe/package-lock.json
+	mkdir -p $(VENV)/axe && cp tests/browser/axe/package.json tests/browser/axe/package-lock.json $(VENV)/axe/
+	cd $(VENV)/axe && npm ci --silent --no-audit --no-fund
+	touch $@
+
+install: $(STAMP) $(AXE) ## Create .venv and install the pinned dependencies (axe-core with npm)
 
 serve: $(STAMP) ## Serve the site on http://127.0.0.1:8000/api-patterns/ with live reload (data/, snippets/ too)
 	@$(BIN)/apipatterns check
@@ -42,7 +49,7 @@ serve-zensical: $(STAMP) ## Serve the Zensical build on http://127.0.0.1:8001/ap
 check: $(STAMP) ## Validate the catalog only: one line per problem
 	@$(BIN)/apipatterns check
 
-test: $(STAMP) ## Run every test: catalog, snippets, behaviour, built site, browser
+test: $(STAMP) $(AXE) ## Run every test: catalog, snippets, behaviour, built site, browser
 	$(BIN)/pytest
 
 prove: $(STAMP) ## Check every rule's proof fails on its breaking edit: make prove [P="pattern-id …"]
