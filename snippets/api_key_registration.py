@@ -84,7 +84,8 @@ def create_app(outbox: list, clock=time.time, mail=None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"pointer": "".join(f"/{p}" for p in e["loc"][1:]), "detail": e["msg"]}
+        errors = [{"pointer": "".join(f"/{p}" for p in e["loc"][1:]),
+                   "detail": e["msg"]}
                   for e in exc.errors() if e["loc"][0] == "body"]  # fmt: skip
         return problem("invalid-request", "The body is not valid.", errors=errors)
 
@@ -130,8 +131,9 @@ def create_app(outbox: list, clock=time.time, mail=None) -> FastAPI:
         entry = pending.pop(digest(body.token), None)  # first, before any await
         expired = entry is None or clock() >= entry["expires"]
         if expired or mailbox(entry["email"]) in banned:
-            return problem("invalid-request", "The link is invalid, used or expired.",
-                           errors=[{"pointer": "/token", "detail": "Not valid."}])  # fmt: skip
+            detail = "The link is invalid, used or expired."
+            invalid = [{"pointer": "/token", "detail": "Not valid."}]
+            return problem("invalid-request", detail, errors=invalid)
         key = "sk_test_" + secrets.token_urlsafe(32)  # 256 bits from the OS CSPRNG
         key_id = f"key_{next(key_ids)}"
         keys[digest(key)] = {"id": key_id, "email": entry["email"], "revoked": False}

@@ -11,7 +11,7 @@ PROBE_TIMEOUT_SECONDS = 10  # a probe that never reports loses its slot after th
 
 
 class CircuitOpenError(Exception):
-    """Raised without calling the dependency: the circuit is open or a probe is running."""
+    """Raised without calling the dependency: the circuit is open, or a probe runs."""
 
 
 class CircuitBreaker:

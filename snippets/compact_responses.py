@@ -1,4 +1,4 @@
-"""Compact responses: ?fields= sparse fieldsets and gzip, with the bytes saved measured."""
+"""Compact responses: ?fields= sparse fieldsets and gzip, and the bytes each saves."""
 
 import asyncio
 import hashlib

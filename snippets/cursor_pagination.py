@@ -1,4 +1,4 @@
-"""Keyset pagination behind HMAC-signed opaque cursors, and what OFFSET costs instead."""
+"""Keyset pagination behind HMAC-signed opaque cursors and what OFFSET costs instead."""
 
 import asyncio
 import base64
@@ -95,8 +95,10 @@ class Store:
         """Scores every row on every page: the cursor bounds what is returned, not
         what is read. A search engine reads a precomputed inverted index instead."""
         score, last_id = after or [float("inf"), 0]
-        sql = """SELECT * FROM (SELECT relevance(title, ?) AS score, id, title FROM items
-                 WHERE examined()) WHERE score > 0 AND (score < ? OR (score = ? AND id > ?))
+        sql = """SELECT * FROM
+                   (SELECT relevance(title, ?) AS score, id, title FROM items
+                    WHERE examined())
+                 WHERE score > 0 AND (score < ? OR (score = ? AND id > ?))
                  ORDER BY score DESC, id LIMIT ?"""
         return self.db.execute(sql, [q, score, score, last_id, limit]).fetchall()
 

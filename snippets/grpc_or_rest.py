@@ -1,4 +1,5 @@
-"""One operation served as gRPC and as REST side by side, with loopback latency of each."""
+"""One operation served as gRPC and as REST side by side, and the loopback latency of
+each."""
 
 import json
 import logging

@@ -40,7 +40,7 @@ def refuse(status: int, detail: str, *extra: tuple[str, str]) -> Response:
 
 
 def authenticate(ws: ServerConnection, request: Request) -> Response | None:
-    """process_request: the user comes from the server's session store, before the 101."""
+    """process_request: the user comes from the server's session store, before 101."""
     auth = request.headers.get_all("Authorization")
     if len(auth) > 1:
         return refuse(400, "Send one Authorization header.")

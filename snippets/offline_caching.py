@@ -1,4 +1,5 @@
-"""Offline-first client cache: ETag revalidation, stale-while-offline, push invalidation."""
+"""Offline-first client cache: ETag revalidation, stale-while-offline and push
+invalidation."""
 
 import asyncio
 import hashlib

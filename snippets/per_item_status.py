@@ -1,5 +1,5 @@
-"""A batch job whose result has one status per item, each valid item applied exactly once,
-even when the worker dies between an item's write and its result record."""
+"""A batch job whose result has one status per item, each valid item applied exactly
+once, even when the worker dies between an item's write and its result record."""
 
 import asyncio
 import hashlib

@@ -84,7 +84,7 @@ def create_app(clock=time.monotonic) -> FastAPI:
         return problem("invalid-request", "The request is not valid.")
 
     def rate_limit(request: Request, response: Response) -> str:
-        """A sync dependency: FastAPI runs it in a worker thread, so the bucket locks."""
+        """A sync dependency: FastAPI runs it in a worker thread, hence the lock."""
         fields = request.headers.getlist("authorization")
         if len(fields) > 1:
             raise Problem("invalid-request", "Send one Authorization field.",
@@ -104,7 +104,8 @@ def create_app(clock=time.monotonic) -> FastAPI:
         allowed, remaining, seconds = bucket.take()
         name = tier["tier"]
         headers = {
-            "RateLimit-Policy": f'"{name}";q={tier["quota"]};w={tier["window_seconds"]}',
+            "RateLimit-Policy": f'"{name}";q={tier["quota"]};'
+            f'w={tier["window_seconds"]}',
             "RateLimit": f'"{name}";r={remaining};t={seconds}',
         }
         if not allowed:

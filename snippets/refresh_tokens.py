@@ -1,4 +1,5 @@
-"""Refresh tokens: 5-minute JWT access tokens, rotating refresh tokens, reuse detection."""
+"""Refresh tokens: 5-minute JWT access tokens, rotating refresh tokens and reuse
+detection."""
 
 import asyncio
 import hashlib
@@ -157,7 +158,8 @@ def challenge(description: str) -> JSONResponse:
 
 
 class TokenClient:
-    """The app's side: refresh once when the access token is refused, never in parallel."""
+    """The app's side: refresh once when the access token is refused, never in
+    parallel."""
 
     def __init__(self, client: httpx.AsyncClient, pair: dict):
         self.client, self.pair, self.lock = client, pair, asyncio.Lock()

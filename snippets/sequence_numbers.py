@@ -1,5 +1,6 @@
-"""Sequence numbers: every event carries its stream's epoch and a number, so a reconnecting
-client asks for exactly what it missed, or is told to reload when that can't be done."""
+"""Sequence numbers: every event carries its stream's epoch and a number, so a
+reconnecting client asks for exactly what it missed, or is told to reload when that
+can't be done."""
 
 import asyncio
 import json
@@ -61,7 +62,7 @@ class EventLog:
         broadcast(self.subscribers, self.history[-1][1])
 
     def missed_since(self, epoch: str | None, after: int) -> list[str] | None:
-        """Events after `after`, or None if this history cannot continue the client's."""
+        """Events after `after`, or None if this history can't continue the client's."""
         if after and epoch != self.epoch:  # another history: other events, same numbers
             return None
         oldest = self.history[0][0] if self.history else self.seq + 1
@@ -108,7 +109,8 @@ class EventLog:
 
 
 class Follower:
-    """Client side: remembers the epoch and last number it applied, checks every event."""
+    """Client side: remembers the epoch and the last number it applied, and checks
+    every event."""
 
     def __init__(self) -> None:
         self.epoch, self.last_seq = "", 0

@@ -1,4 +1,5 @@
-"""Service-to-service authentication: mutual TLS with X509-SVIDs plus short-lived tokens."""
+"""Service-to-service authentication: mutual TLS with X509-SVIDs plus short-lived
+tokens."""
 
 import base64
 import datetime as dt

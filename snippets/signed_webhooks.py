@@ -1,6 +1,6 @@
 """Standard Webhooks: a receiver that verifies v1 (HMAC) or v1a (Ed25519) signatures and
-drops redeliveries; a sender that posts only to public https endpoints, retries with full
-jitter, honours Retry-After and 410 Gone, then dead-letters."""
+drops redeliveries; a sender that posts only to public https endpoints, retries with
+full jitter, honours Retry-After and 410 Gone, then dead-letters."""
 
 import asyncio
 import base64
@@ -160,7 +160,8 @@ def dns(host: str) -> list[str]:
 
 
 class Sender:
-    """One customer endpoint. `wait` is a job queue's scheduled run time in production."""
+    """One customer endpoint. `wait` is a job queue's scheduled run time in
+    production."""
 
     def __init__(self, url, secrets, client, rng, clock, wait, resolve=dns):
         public_address(url, resolve)  # at registration, and again on every attempt

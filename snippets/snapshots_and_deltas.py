@@ -38,7 +38,8 @@ def problem(status: int, detail: str, headers=None) -> tuple[dict, dict]:
 
 
 def refusal(auth: list[str]) -> tuple[dict, dict] | None:
-    """Problem details for the Authorization fields of a request, or None if signed in."""
+    """Problem details for the Authorization fields of a request, or None if signed
+    in."""
     if len(auth) > 1:
         return problem(400, "Send one Authorization header.")
     scheme, _, token = auth[0].partition(" ") if auth else ("", "", "")

@@ -133,7 +133,8 @@ def start(room: Room, **timing: float):
     """Serve the room on 127.0.0.1 and a free port (use it with `async with`)."""
     timing = {"ping_interval": PING_INTERVAL, "ping_timeout": PING_TIMEOUT} | timing
     return serve(room.handler, "127.0.0.1", 0, process_request=room.admit,
-                 process_response=as_problem, max_size=MAX_MESSAGE_BYTES, **timing)  # fmt: skip
+                 process_response=as_problem, max_size=MAX_MESSAGE_BYTES,
+                 **timing)  # fmt: skip
 
 
 def url_of(server) -> str:

@@ -1,5 +1,6 @@
 """Pure page renderers: a `Catalog` in, one Markdown page out. No MkDocs here."""
 
+import textwrap
 from pathlib import PurePosixPath
 
 from .catalog import Catalog
@@ -98,8 +99,8 @@ def render_pattern(catalog: Catalog, pattern_id: str) -> str:
 def _implementation(catalog: Catalog, pattern_id: str) -> str:
     pattern = catalog.patterns[pattern_id]
     name = PurePosixPath(pattern.snippet).name
-    pins = " ".join(f"{r}=={catalog.pin(r)}" for r in pattern.requires)
-    setup = f"pip install {pins}\n" if pins else ""
+    pins = [f"{r}=={catalog.pin(r)}" for r in pattern.requires]
+    setup = pip_install(pins) + "\n" if pins else ""
     needs = "the pinned packages it imports" if pins else "nothing beyond the standard library"
     return (
         "## Reference implementation\n\n"
@@ -109,6 +110,24 @@ def _implementation(catalog: Catalog, pattern_id: str) -> str:
         f'```python title="{name}"\n{catalog.snippets[pattern_id].rstrip()}\n```\n\n'
         + _sources(catalog, pattern_id)
     )
+
+
+CODE_COLUMNS = 88
+"""The widest code line a page shows: black's width for snippets, and what a code block
+holds at 1280 px without scrolling (docs/stylesheets/extra.css)."""
+
+
+def pip_install(pins: list[str]) -> str:
+    """`pip install` with the pins, continued with a backslash onto further lines before
+    a line would pass CODE_COLUMNS, so the command still runs as copied."""
+    lines = textwrap.wrap(
+        "pip install " + " ".join(pins),
+        width=CODE_COLUMNS - 2,
+        subsequent_indent="    ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return " \\\n".join(lines)
 
 
 def _sources(catalog: Catalog, pattern_id: str) -> str:

@@ -7,8 +7,10 @@ import pytest
 
 from apipatterns.catalog import Catalog, load_catalog
 from apipatterns.render import (
+    CODE_COLUMNS,
     nav,
     pages,
+    pip_install,
     render_matrix,
     render_overview,
     render_pattern,
@@ -177,3 +179,13 @@ def test_nav_sections_never_exceed_the_fanout(root: Path):
             ]
         },
     ]
+
+
+def test_a_long_pip_install_continues_on_a_second_line_within_the_code_width():
+    pins = [f"package-{n}==1.{n}.0" for n in range(12)]
+    command = pip_install(pins)
+    lines = command.split("\n")
+    assert len(lines) > 1
+    assert all(len(line) <= CODE_COLUMNS for line in lines)
+    assert all(line.endswith(" \\") for line in lines[:-1])
+    assert command.replace(" \\\n   ", "") == "pip install " + " ".join(pins)
