@@ -353,6 +353,8 @@ def main(argv: list[str] | None = None) -> None:
         if "page" not in args.skip:
             for name, size in transferred_bytes(site).items():
                 record(f"transfer_{name}", size / 1024, "KiB")
+            for name, size in transferred_bytes(stage / "site").items():
+                record(f"transfer_zensical_{name}", size / 1024, "KiB")
             if LIGHTHOUSE.exists() and shutil.which("chromium"):
                 for name, score in lighthouse(site).items():
                     record(f"lighthouse_{name}", score, "score")
