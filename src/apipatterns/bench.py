@@ -40,7 +40,17 @@ COPY = (
     "requirements.lock",
     "pyproject.toml",
 )
-PAGES = {"home": "", "use_case": "use-cases/payments/", "pattern": "patterns/idempotency-keys/"}
+PAGES = {  # one page of each type
+    "home": "",
+    "use_case": "use-cases/payments/",
+    "pattern": "patterns/idempotency-keys/",
+    "matrix": "patterns/",
+    "rules": "rules/",
+    "problem_types": "problem-types/",
+    "guide": "guides/webhook-design/",
+    "blog_post": "blog/2026/07/08/idempotency-key-contract/",
+    "contributing": "contributing/",
+}
 LIGHTHOUSE = ROOT / ".venv" / "lighthouse" / "node_modules" / ".bin" / "lighthouse"
 ENV = {**os.environ, "DISABLE_MKDOCS_2_WARNING": "true", "NO_MKDOCS_2_WARNING": "1"}
 
@@ -202,7 +212,12 @@ def wait_for(url: str, ready, timeout: float) -> None:
 
 
 def transferred_bytes(site: Path) -> dict[str, int]:
-    """Bytes on the wire (gzip-encoded bodies and headers) to show each page, all assets in."""
+    """Bytes on the wire (gzip-encoded bodies and headers) to show each page, all assets in.
+
+    The server counts what it sends, so requests that the browser reports incompletely
+    (a worker's script) count too. Each page opens in a fresh context (an empty cache) and is
+    measured once the network has been quiet: nothing in flight for a second after load.
+    """
     from playwright.sync_api import sync_playwright
 
     sizes = {}
@@ -211,19 +226,56 @@ def transferred_bytes(site: Path) -> dict[str, int]:
             executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"]
         )
         for name, path in PAGES.items():
-            page = browser.new_page()
-            requests = []
-            page.on("requestfinished", lambda request, seen=requests: seen.append(request))
+            context = browser.new_context()
+            page = context.new_page()
+            GzipHandler.sent = 0
             page.goto(base + path, wait_until="networkidle")
-            wire = [r.sizes() for r in requests]  # one driver round trip per request
-            sizes[name] = sum(w["responseBodySize"] + w["responseHeadersSize"] for w in wire)
-            page.close()
+            last, quiet_since, deadline = -1, 0.0, time.monotonic() + 60
+            while (now := time.monotonic()) < deadline:
+                if GzipHandler.open or GzipHandler.sent != last:
+                    last, quiet_since = GzipHandler.sent, now
+                elif now - quiet_since >= 1:
+                    break
+                page.wait_for_timeout(100)
+            sizes[name] = GzipHandler.sent
+            context.close()
         browser.close()
     return sizes
 
 
+class _Counted:
+    """A response stream that adds what it writes to `GzipHandler.sent`."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, data) -> int:
+        GzipHandler.sent += len(data)
+        return self._stream.write(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 class GzipHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files gzip-encoded when the client accepts it, as GitHub Pages serves them."""
+    """Static files gzip-encoded when the client accepts it, as GitHub Pages serves them.
+
+    `sent` counts the bytes of every response (status line, headers, body); `open` the
+    requests being answered."""
+
+    sent = 0
+    open = 0
+
+    def setup(self) -> None:
+        super().setup()
+        self.wfile = _Counted(self.wfile)
+
+    def do_GET(self) -> None:
+        GzipHandler.open += 1
+        try:
+            super().do_GET()
+        finally:
+            GzipHandler.open -= 1
 
     def send_head(self):
         path = Path(self.translate_path(self.path))
@@ -326,6 +378,8 @@ def main(argv: list[str] | None = None) -> None:
         if "page" not in args.skip:
             for name, size in transferred_bytes(site).items():
                 record(f"transfer_{name}", size / 1024, "KiB")
+            for name, size in transferred_bytes(stage / "site").items():
+                record(f"transfer_zensical_{name}", size / 1024, "KiB")
             if LIGHTHOUSE.exists() and shutil.which("chromium"):
                 for name, score in lighthouse(site).items():
                     record(f"lighthouse_{name}", score, "score")
