@@ -86,6 +86,12 @@ def test_the_not_found_page_leads_back_in(reader: Visit):
         assert link.inner_text() == use_case.title
     content.get_by_text("Search the site").click()
     expect(reader.page.locator("#__search")).to_be_checked()
+    # The reader types once the field is there (Zensical draws it when the index has come).
+    field = reader.page.locator(
+        "input.md-search__input, input[role='combobox'][aria-label='Search']"
+    )
+    field.first.wait_for(timeout=15_000)
+    field.first.focus()
     reader.page.keyboard.type("idempotency", delay=10)
     found = reader.page.locator("a[href*='patterns/idempotency-keys/?h=idempotency']")
     found.first.wait_for(timeout=15_000)
