@@ -5,8 +5,10 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from browser.visit import Visit
 
 PREFIX = "api-patterns"  # the path of site_url in mkdocs.yml, as production serves it
 
@@ -74,3 +76,13 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def visit(browser, base_url: str):
+    """A `Visit` that must end with no console error and no request to another host."""
+    visit = Visit(browser, base_url)
+    yield visit
+    visit.close()
+    assert visit.errors == [], "console errors"
+    assert visit.hosts <= {urlsplit(base_url).netloc}, "requests to a host other than the site"

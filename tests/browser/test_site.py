@@ -1,46 +1,13 @@
 """A reader's path through the built site in headless Chromium."""
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
+from browser.visit import Visit
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class Visit:
-    """A browser page that records console errors and every host it requests."""
-
-    def __init__(self, browser, base_url: str):
-        self.context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
-        self.page = self.context.new_page()
-        self.base_url = base_url
-        self.errors: list[str] = []
-        self.hosts: set[str] = set()
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: self.hosts.add(urlsplit(r.url).netloc))
-
-    def open(self, path: str) -> None:
-        self.page.goto(self.base_url + path, wait_until="networkidle")
-
-    def heading(self) -> str:
-        """The page's h1, without its permalink sign."""
-        return self.page.locator("h1").first.inner_text().removesuffix("¶").strip()
-
-    def close(self) -> None:
-        self.context.close()
-
-
-@pytest.fixture
-def visit(browser, base_url: str):
-    visit = Visit(browser, base_url)
-    yield visit
-    visit.close()
-    assert visit.errors == [], "console errors"
-    assert visit.hosts <= {urlsplit(base_url).netloc}, "requests to a host other than the site"
 
 
 def test_home_page_loads(visit: Visit):
@@ -52,8 +19,7 @@ def test_home_page_loads(visit: Visit):
 
 def test_search_finds_the_idempotency_pattern(visit: Visit):
     visit.open("")
-    visit.page.keyboard.press("/")  # the reader's shortcut to search, in both generators' themes
-    visit.page.keyboard.type("idempotency", delay=20)
+    visit.search("idempotency")
     # A result links the page with the query to highlight (search.highlight).
     result = visit.page.locator("a[href*='patterns/idempotency-keys/?h=idempotency']")
     result.first.wait_for(timeout=15_000)

@@ -2,10 +2,9 @@
 
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from browser.test_site import Visit
+from browser.visit import Visit
 from playwright.sync_api import expect
 
 from apipatterns.catalog import load_catalog
@@ -16,29 +15,14 @@ INDEX = re.compile(r"/search(/search_index)?\.json$")  # MkDocs' index, then Zen
 CATALOG = load_catalog(ROOT)
 
 
-@pytest.fixture
-def reader(browser, base_url: str):
-    """A `Visit` that, as in test_site, ends with no console error and no other host."""
-    visit = Visit(browser, base_url)
-    yield visit
-    visit.close()
-    assert visit.errors == [], "console errors"
-    assert visit.hosts <= {urlsplit(base_url).netloc}, "requests to a host other than the site"
-
-
-def _search(reader: Visit, query: str) -> None:
-    reader.page.keyboard.press("/")  # the reader's shortcut to search, in both themes
-    reader.page.keyboard.type(query, delay=10)
-
-
-def test_a_first_view_leaves_the_search_index_until_the_reader_searches(reader: Visit):
+def test_a_first_view_leaves_the_search_index_until_the_reader_searches(visit: Visit):
     fetched: list[str] = []
-    reader.page.on("request", lambda request: fetched.append(request.url))
-    reader.open("patterns/idempotency-keys/")
-    reader.page.wait_for_timeout(1000)  # the theme asks for the index right after start-up
+    visit.page.on("request", lambda request: fetched.append(request.url))
+    visit.open("patterns/idempotency-keys/")
+    visit.page.wait_for_timeout(1000)  # the theme asks for the index right after start-up
     assert not [url for url in fetched if INDEX.search(url)], "the first view fetched the index"
-    _search(reader, "idempotency")
-    reader.page.locator("a[href*='?h=idempotency']").first.wait_for(timeout=15_000)
+    visit.search("idempotency")
+    visit.page.locator("a[href*='?h=idempotency']").first.wait_for(timeout=15_000)
     assert [url for url in fetched if INDEX.search(url)], "searching did not fetch the index"
 
 
@@ -52,7 +36,7 @@ QUERIES = {
 
 
 @pytest.mark.parametrize("field", QUERIES)
-def test_search_finds_a_pattern_by_its_title_summary_and_rules(reader: Visit, field: str):
+def test_search_finds_a_pattern_by_its_title_summary_and_rules(visit: Visit, field: str):
     assert (
         QUERIES[field].lower()
         in {
@@ -61,48 +45,42 @@ def test_search_finds_a_pattern_by_its_title_summary_and_rules(reader: Visit, fi
             "rule": " ".join(rule.text for rule in PATTERN.rules),
         }[field].lower()
     )
-    reader.open("")
-    _search(reader, QUERIES[field])
+    visit.open("")
+    visit.search(QUERIES[field])
     # A result links the page with the query to highlight, in both themes' search dialogs.
-    result = reader.page.locator(f"a[href*='patterns/{PATTERN.id}/?h=']")
+    result = visit.page.locator(f"a[href*='patterns/{PATTERN.id}/?h=']")
     result.first.wait_for(timeout=15_000)
 
 
-def test_the_not_found_page_leads_back_in(reader: Visit):
+def test_the_not_found_page_leads_back_in(visit: Visit):
     """As GitHub Pages does, answer an unknown address at any depth with 404.html."""
-    body = reader.context.request.get(reader.base_url + "404.html").text()
-    reader.page.route(
+    body = visit.context.request.get(visit.base_url + "404.html").text()
+    visit.page.route(
         "**/patterns/no-such-pattern/",
         lambda route: route.fulfill(status=404, body=body, content_type="text/html"),
     )
     missing: list[str] = []
-    reader.page.on("response", lambda r: r.status == 404 and missing.append(r.url))
-    reader.open("patterns/no-such-pattern/")
-    content = reader.page.locator("article")
+    visit.page.on("response", lambda r: r.status == 404 and missing.append(r.url))
+    visit.open("patterns/no-such-pattern/")
+    content = visit.page.locator("article")
     expect(content.locator("h1")).to_contain_text("Page not found")
     use_cases = content.locator(".not-found__use-cases a")
     expect(use_cases).to_have_count(len(CATALOG.use_cases))
     for link, use_case in zip(use_cases.all(), CATALOG.use_cases.values(), strict=True):
         assert link.inner_text() == use_case.title
     content.get_by_text("Search the site").click()
-    expect(reader.page.locator("#__search")).to_be_checked()
-    # The reader types once the field is there (Zensical draws it when the index has come).
-    field = reader.page.locator(
-        "input.md-search__input, input[role='combobox'][aria-label='Search']"
-    )
-    field.first.wait_for(timeout=15_000)
-    field.first.focus()
-    reader.page.keyboard.type("idempotency", delay=10)
-    found = reader.page.locator("a[href*='patterns/idempotency-keys/?h=idempotency']")
+    expect(visit.page.locator("#__search")).to_be_checked()
+    visit.type_in_search("idempotency")
+    found = visit.page.locator("a[href*='patterns/idempotency-keys/?h=idempotency']")
     found.first.wait_for(timeout=15_000)
-    reader.page.keyboard.press("Escape")
+    visit.page.keyboard.press("Escape")
     home = content.get_by_role("link", name="Home", exact=True)
-    assert home.evaluate("a => a.href").rstrip(".") == reader.base_url
+    assert home.evaluate("a => a.href").rstrip(".") == visit.base_url
     content.get_by_role("link", name=CATALOG.use_cases["payments"].title).click()
-    reader.page.wait_for_url("**/use-cases/payments/")
-    expect(reader.page.locator("h1").first).to_contain_text("Payment APIs")
+    visit.page.wait_for_url("**/use-cases/payments/")
+    expect(visit.page.locator("h1").first).to_contain_text("Payment APIs")
     # The one 404 is the unknown address itself (Chromium logs it as a console error).
-    assert missing == [reader.base_url + "patterns/no-such-pattern/"]
-    reader.errors.remove(
+    assert missing == [visit.base_url + "patterns/no-such-pattern/"]
+    visit.errors.remove(
         "Failed to load resource: the server responded with a status of 404 (Not Found)"
     )
