@@ -30,7 +30,7 @@ install: $(STAMP) $(AXE) ## Create .venv and install the pinned dependencies (ax
 
 serve: $(STAMP) ## Serve the site on http://127.0.0.1:8000/api-patterns/ with live reload (data/, snippets/ too)
 	@$(BIN)/apipatterns check
-	$(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8000 --livereload
+	$(BIN)/mkdocs serve --strict --dirty --dev-addr 127.0.0.1:8000 --livereload
 
 build: $(STAMP) ## Build the static site into site/ (strict mode)
 	@$(BIN)/apipatterns check

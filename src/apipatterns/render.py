@@ -109,10 +109,9 @@ def _implementation(catalog: Catalog, pattern_id: str) -> str:
         f"```bash\n{setup}python {name}\n```\n\n"
         # The whole snippet stays out of the search index: it is most of the index and no
         # reader searches for its code; the page's prose and rules are indexed.
-        '<div data-search-exclude markdown>\n\n'
+        "<div data-search-exclude markdown>\n\n"
         f'```python title="{name}"\n{catalog.snippets[pattern_id].rstrip()}\n```\n\n'
-        "</div>\n\n"
-        + _sources(catalog, pattern_id)
+        "</div>\n\n" + _sources(catalog, pattern_id)
     )
 
 

@@ -50,18 +50,26 @@ def module_functions(root: Path, relpath: str, tests: dict[str, dict]) -> dict[s
     """The module-level test functions of a test file, by name, with their line; None if the
     file does not exist or does not parse."""
     if relpath not in tests:
-        path = root / relpath
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError, ValueError):
+            source = (root / relpath).read_text(encoding="utf-8")
+        except (OSError, ValueError):
             tests[relpath] = None
         else:
-            tests[relpath] = {
-                node.name: node.lineno
-                for node in tree.body
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-            }
+            tests[relpath] = _functions(source)
     return tests[relpath]
+
+
+@functools.lru_cache(maxsize=512)  # a warm process (the previews) re-parses only what changed
+def _functions(source: str) -> dict[str, int] | None:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    return {
+        node.name: node.lineno
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
 
 
 def _proof_problem(root: Path, proof: str, tests: dict[str, dict]) -> str | None:

@@ -7,6 +7,7 @@ same content out as a folder a generator without hooks (Zensical) builds from.
 """
 
 import json
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -17,6 +18,7 @@ from .markdown import page_path
 from .render import nav, page_sources, pages
 
 STAGED_CONFIG = "mkdocs.yml"  # written inside the staging folder, beside its docs/
+API_STYLES = "assets/_mkdocstrings.css"  # mkdocstrings writes it in MkDocs builds, not Zensical's
 
 
 class PythonName(str):
@@ -114,6 +116,8 @@ def staged(root: Path, catalog: Catalog, config: dict) -> dict[str, str | bytes]
         files[f"docs/{name}"] = (
             with_edit_url(text, f"{edit_base}{source}") if edit_base and source else text
         )
+    if any("mkdocstrings" in plugin for plugin in config.get("plugins", [])):
+        files[f"docs/{API_STYLES}"] = api_styles()
     staged_config = site_config(config, catalog)
     staged_config.pop("hooks", None)  # the hook's work is done: its output is in docs/
     staged_config["docs_dir"] = "docs"
@@ -127,6 +131,12 @@ def staged(root: Path, catalog: Catalog, config: dict) -> dict[str, str | bytes]
         staged_config, Dumper=ConfigDumper, sort_keys=False, allow_unicode=True
     )
     return files
+
+
+def api_styles() -> str:
+    """The stylesheet of mkdocstrings' Python handler for Material, as the MkDocs build has it."""
+    styles = resources.files("mkdocstrings_handlers.python") / "templates/material/style.css"
+    return styles.read_text(encoding="utf-8")
 
 
 def with_edit_url(markdown: str, url: str) -> str:

@@ -2,6 +2,7 @@
 
 import ast
 import difflib
+import functools
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -286,8 +287,10 @@ def _check_snippet(
                 )
 
 
+@functools.lru_cache(maxsize=256)  # a warm process (the previews) re-parses only what changed
 def literal_constants(source: str) -> dict[str, object]:
-    """The module-level `NAME = <literal>` assignments of a Python source, by name."""
+    """The module-level `NAME = <literal>` assignments of a Python source, by name (shared:
+    do not change the dict)."""
     constants = {}
     for node in ast.parse(source).body:
         targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]

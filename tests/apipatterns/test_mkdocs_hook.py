@@ -1,7 +1,10 @@
-"""The MkDocs adapter, on the fixture catalog: pages, edit links, redirects, loud failure."""
+"""The MkDocs adapter, on the fixture catalog: pages, edit links, redirects, loud failure, and
+the preview's rebuilds (`make serve`), which render only what an edit changed."""
 
+import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +28,7 @@ nav:
 def build(root: Path) -> subprocess.CompletedProcess:
     (root / "mkdocs.yml").write_text(CONFIG)
     return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"],
+        [sys.executable, "-m", "mkdocs", "build", "--strict"],
         cwd=root,
         capture_output=True,
         text=True,
@@ -81,3 +84,102 @@ def test_a_broken_catalog_fails_the_build_with_the_check_lines(root: Path):
     )
     assert "Traceback" not in result.stderr
     assert not (root / "site").exists()
+
+
+class Preview:
+    """`make serve`'s builds of a folder (`serve_rebuilds.py`), in a process of their own."""
+
+    def __init__(self, root: Path, site: Path):
+        (root / "mkdocs.yml").write_text(CONFIG + "theme: material\n")
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("serve_rebuilds.py")), root, site],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.site = site
+        self.first = self._written()
+
+    def rebuild(self) -> list[str] | dict:
+        """The HTML files the rebuild after an edit wrote (or its error)."""
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        return self._written()
+
+    def _written(self) -> list[str] | dict:
+        line = self.process.stdout.readline()
+        assert line, "serve_rebuilds.py stopped"
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+@pytest.fixture
+def preview(root: Path, tmp_path: Path) -> Iterator[Preview]:
+    served = Preview(root, tmp_path / "served")
+    yield served
+    served.close()
+
+
+def site_files(site: Path) -> dict[str, str]:
+    return {p.relative_to(site).as_posix(): p.read_text() for p in site.rglob("*.html")} | {
+        "search": sorted(
+            json.loads((site / "search/search_index.json").read_text())["docs"],
+            key=json.dumps,
+        )
+    }
+
+
+def afresh(root: Path, site: Path) -> dict[str, str]:
+    """The site `make serve` shows for `root` when it starts: every page built."""
+    Preview(root, site).close()
+    return site_files(site)
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_a_text_edit_renders_only_its_page_and_serves_what_a_fresh_build_would(
+    root: Path, preview: Preview, tmp_path: Path
+):
+    edit(root / "data/patterns/retry-safety.yml", "Keys that expire too soon.", "Keys reused.")
+    written = preview.rebuild()
+    assert [page for page in written if page in preview.first] == [
+        "404.html",  # a theme template: MkDocs writes it on every build
+        "patterns/retry-safety/index.html",
+        "patterns/safe-retries/index.html",  # the redirect, written on every build
+    ]
+    assert "Keys reused." in (preview.site / "patterns/retry-safety/index.html").read_text()
+    assert site_files(preview.site) == afresh(root, tmp_path / "fresh")
+
+
+def test_an_edit_several_pages_show_renders_those_and_indexes_each_once(
+    root: Path, preview: Preview, tmp_path: Path
+):
+    edit(root / "data/patterns/retry-safety.yml", "never two.", "never twice.")
+    written = preview.rebuild()
+    assert {"patterns/retry-safety/index.html", "patterns/batch-caps/index.html"} <= set(written)
+    assert "guides/retries/index.html" not in written
+    assert site_files(preview.site) == afresh(root, tmp_path / "fresh")
+
+
+def test_a_title_edit_renders_every_page(root: Path, preview: Preview, tmp_path: Path):
+    edit(root / "data/patterns/retry-safety.yml", "title: Retry safety", "title: Safe retries")
+    assert preview.rebuild() == preview.first
+    assert "Safe retries" in (preview.site / "guides/retries/index.html").read_text()
+    assert site_files(preview.site) == afresh(root, tmp_path / "fresh")
+
+
+def test_after_a_failed_rebuild_the_next_renders_every_page(root: Path, preview: Preview):
+    pattern = root / "data/patterns/retry-safety.yml"
+    good = pattern.read_text()
+    pattern.write_text(good.replace("tags: [reliability]", "tags: reliability"))
+    assert preview.rebuild() == {"error": "Aborted with a BuildError!"}
+    pattern.write_text(good)
+    assert preview.rebuild() == preview.first
