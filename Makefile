@@ -39,6 +39,7 @@ build: $(STAMP) ## Build the static site into site/ (strict mode)
 build-zensical: $(STAMP) ## Build the same site with Zensical into site-zensical/ (strict)
 	$(BIN)/apipatterns stage .zensical
 	$(BIN)/zensical build --strict -f .zensical/mkdocs.yml
+	$(BIN)/apipatterns feeds .zensical/site
 	rm -rf site-zensical && cp -r .zensical/site site-zensical
 
 serve-zensical: $(STAMP) ## Serve the Zensical build on http://127.0.0.1:8001/api-patterns/, re-staged on save

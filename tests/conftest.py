@@ -48,15 +48,14 @@ def site(request: pytest.FixtureRequest, built: Callable[[str], Path]) -> Path:
 
 def _build(generator: str, out: Path) -> Path:
     if generator == "mkdocs":
-        commands = [
-            [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(out)]
-        ]
+        commands = [[sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)]]
     else:
         stage, out = out / "stage", out / "stage" / "site"
         zensical = str(Path(sys.executable).with_name("zensical"))
         commands = [
             [sys.executable, "-m", "apipatterns.cli", "stage", str(stage)],
             [zensical, "build", "--strict", "-f", str(stage / "mkdocs.yml")],
+            [sys.executable, "-m", "apipatterns.cli", "feeds", str(out)],
         ]
     for command in commands:
         result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)

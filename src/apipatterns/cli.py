@@ -1,4 +1,5 @@
-"""`apipatterns check | export | new | prove | stage`: the catalog core from the command line."""
+"""`apipatterns check | export | new | prove | stage | feeds`: the catalog core from the command
+line."""
 
 import argparse
 import sys
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     stage = commands.add_parser("stage", help="lay the site out as a folder for Zensical")
     stage.add_argument("folder", type=Path, help="the staging folder; the site goes to its site/")
     stage.add_argument("--watch", action="store_true", help="re-stage on every save, until ^C")
+    feeds = commands.add_parser("feeds", help="correct a built site's RSS feeds (Zensical's)")
+    feeds.add_argument("site", type=Path, help="the built site's folder")
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -130,7 +133,23 @@ def _mtimes(paths: list[Path]) -> dict[Path, float]:
     }
 
 
-COMMANDS = {"check": _check, "export": _export, "new": _new, "prove": _prove, "stage": _stage}
+def _feeds(args: argparse.Namespace) -> int:
+    from .feeds import corrected_feeds
+
+    for path, text in corrected_feeds(args.site).items():
+        path.write_text(text, encoding="utf-8")
+        print(f"corrected {path}")
+    return 0
+
+
+COMMANDS = {
+    "check": _check,
+    "export": _export,
+    "new": _new,
+    "prove": _prove,
+    "stage": _stage,
+    "feeds": _feeds,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

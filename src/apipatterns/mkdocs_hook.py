@@ -1,5 +1,5 @@
-"""The thin MkDocs adapter: generated pages, their edit links, redirects, nav places, and
-live reload that renders only what an edit changed.
+"""The thin MkDocs adapter: generated pages, their edit links, redirects, nav places, the
+feeds' authors, and live reload that renders only what an edit changed.
 
 Everything it publishes comes from the pure core (`apipatterns.staging`, which also lays
 the site out for Zensical); this module only wires it into MkDocs.
@@ -13,11 +13,12 @@ import jinja2
 import jinja2.bccache
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import event_priority
+from mkdocs.plugins import CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.nav import Navigation
 
 from apipatterns.catalog import Catalog, load_catalog
+from apipatterns.feeds import corrected_feeds
 from apipatterns.problems import CatalogError
 from apipatterns.render import nav, page_sources
 from apipatterns.staging import API_STYLES, expand_nav, published_files, redirect_maps
@@ -158,7 +159,7 @@ def on_env(env: jinja2.Environment, config: MkDocsConfig, files: Files) -> jinja
 
 
 @event_priority(100)  # before Material's search plugin writes the index from its entries
-def on_post_build(config: MkDocsConfig) -> None:
+def _index_every_page(config: MkDocsConfig) -> None:
     """A dirty rebuild indexes only the pages it rendered: keep every other page's entries
     from the last index. (Material's own merge keeps all but the first page rendered.)"""
     search = config.plugins.get("material/search")
@@ -171,6 +172,15 @@ def on_post_build(config: MkDocsConfig) -> None:
             if entry["location"].partition("#")[0] not in rendered
         ]
         search.search_index_prev = None
+
+
+@event_priority(-100)  # after the rss plugin has written its feeds
+def _credit_authors(config: MkDocsConfig) -> None:
+    for path, text in corrected_feeds(Path(config.site_dir)).items():
+        path.write_text(text, encoding="utf-8")
+
+
+on_post_build = CombinedEvent(_index_every_page, _credit_authors)
 
 
 def on_build_error(error: Exception) -> None:

@@ -111,8 +111,41 @@ def _implementation(catalog: Catalog, pattern_id: str) -> str:
         # reader searches for its code; the page's prose and rules are indexed.
         "<div data-search-exclude markdown>\n\n"
         f'```python title="{name}"\n{catalog.snippets[pattern_id].rstrip()}\n```\n\n'
-        "</div>\n\n" + _sources(catalog, pattern_id)
+        "</div>\n\n"
+        + _sources(catalog, pattern_id)
+        + "\n"
+        + _what_the_tests_prove(catalog, pattern_id)
     )
+
+
+def _what_the_tests_prove(catalog: Catalog, pattern_id: str) -> str:
+    """The box that says which of the page's promises a test holds, and which none does."""
+    rules = catalog.patterns[pattern_id].rules
+    proved = [r for r in rules if r.proof]
+    broken = sum(1 for r in proved if r.breaks)
+    each = "each" if broken == len(proved) else f"{broken} of them"
+    count = (
+        f"All {len(rules)}" if len(proved) == len(rules) else f"{len(proved)} of the {len(rules)}"
+    )
+    text = f"**Proved:** {count} rules, each by the test linked beside it."
+    if broken:
+        text += (
+            f" For {each}, `make prove` breaks the rule in a copy of the snippet and checks that"
+            " the test then fails."
+        )
+    unproved = [f"[`{r.id}`](#rule-{r.id})" for r in rules if not r.proof]
+    if unproved:
+        which = "the rule " if len(unproved) == 1 else "the rules "
+        says = ", whose text says why" if len(unproved) == 1 else ", whose texts say why"
+        untested = f"{which}{', '.join(unproved)}{says}; and "
+    else:
+        untested = ""
+    text += (
+        f"\n\n**Not proved:** {untested}what [At scale](#at-scale) describes (a shared store,"
+        " several instances, production traffic), which is design advice: the tests run one"
+        " instance of the reference implementation."
+    )
+    return '!!! note "What the tests prove, and don\'t"\n\n' + textwrap.indent(text, "    ") + "\n"
 
 
 CODE_COLUMNS = 88

@@ -1,4 +1,4 @@
-"""`apipatterns check | export | new`, as a contributor runs them."""
+"""`apipatterns check | export | new | feeds`, as a contributor and the build run them."""
 
 import json
 import subprocess
@@ -76,3 +76,14 @@ def test_new_pattern_refuses_a_bad_or_taken_id(root: Path):
     assert (
         "data/patterns/retry-safety.yml:1: file: already exists; pick another id" in result.stderr
     )
+
+
+def test_feeds_corrects_a_built_sites_rss_in_place(root: Path, tmp_path: Path):
+    feed = tmp_path / "feed_rss_created.xml"
+    feed.write_text(
+        '<rss version="2.0"><channel><item><author>Mira</author></item></channel></rss>'
+    )
+    result = run(root, "feeds", str(tmp_path))
+    assert (result.returncode, result.stdout) == (0, f"corrected {feed}\n")
+    assert "<dc:creator>Mira</dc:creator>" in feed.read_text()
+    assert run(root, "feeds", str(tmp_path)).stdout == ""  # already correct: untouched

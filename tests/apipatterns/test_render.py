@@ -75,6 +75,28 @@ def test_pattern_page_shows_the_snippet_whole(catalog: Catalog, root: Path):
     assert f'```python title="retry_safety.py"\n{source}```' in page
 
 
+def test_pattern_page_says_what_the_tests_prove_and_what_they_do_not(catalog: Catalog):
+    page = render_pattern(catalog, "retry-safety")
+    box = page[page.index('!!! note "What the tests prove, and don\'t"') :]
+    assert box.splitlines()[2:5] == [
+        "    **Proved:** 2 of the 3 rules, each by the test linked beside it. For 1 of them,"
+        " `make prove` breaks the rule in a copy of the snippet and checks that the test then"
+        " fails.",
+        "",
+        "    **Not proved:** the rule [`keys-expire`](#rule-keys-expire), whose text says why;"
+        " and what [At scale](#at-scale) describes (a shared store, several instances,"
+        " production traffic), which is design advice: the tests run one instance of the"
+        " reference implementation.",
+    ]
+    assert page.index("Source: ") < page.index(box) < page.index("## At scale")
+    proved = catalog.patterns["batch-caps"].model_copy()
+    proved.rules = [rule for rule in proved.rules if rule.proof]
+    catalog.patterns["batch-caps"] = proved
+    batch = render_pattern(catalog, "batch-caps")
+    assert "**Proved:** All 2 rules, each by the test linked beside it." in batch
+    assert "**Not proved:** what [At scale](#at-scale)" in batch
+
+
 def test_snippet_constants_are_quoted_from_the_code(catalog: Catalog):
     page = render_pattern(catalog, "batch-caps")
     assert "Up to 1000 items per batch." in page

@@ -4,8 +4,11 @@ import html
 import json
 import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import yaml
+
+from apipatterns.feeds import DC
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = yaml.safe_load(
@@ -62,6 +65,24 @@ def test_the_feeds_carry_an_icon_and_the_posts_own_dates(site: Path):
             dates = posts[item["url"]]["date"]
             assert item["date_published"][:10] == str(dates["created"]), item["url"]
             assert item["date_modified"][:10] == str(dates.get("updated", dates["created"]))
+
+
+def test_the_feeds_name_each_posts_authors_as_rss_allows(site: Path):
+    """RSS 2.0 keeps `<author>` for an email address; a name is a `<dc:creator>`."""
+    names = yaml.safe_load((ROOT / "docs/blog/.authors.yml").read_text(encoding="utf-8"))
+    posts = {}
+    for path in (ROOT / "docs/blog/posts").glob("*.md"):
+        meta = yaml.safe_load(path.read_text(encoding="utf-8").split("---")[1])
+        url = CONFIG["site_url"] + f"blog/{meta['date']['created']:%Y/%m/%d}/{meta['slug']}/"
+        posts[url] = [names["authors"][author]["name"] for author in meta["authors"]]
+    for name in ("feed_rss_created.xml", "feed_rss_updated.xml"):
+        items = ElementTree.parse(site / name).getroot().iter("item")
+        credited = {
+            item.findtext("link"): [c.text for c in item.iter(f"{{{DC}}}creator")]
+            for item in items
+            if item.find("author") is None
+        }
+        assert credited == posts, name
 
 
 def test_the_sitemap_claims_no_modification_dates(site: Path):
