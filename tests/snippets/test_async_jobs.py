@@ -11,7 +11,7 @@ import async_jobs as snippet
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 
 ALICE = {"Authorization": "Bearer sk_test_alice"}
 BOB = {"Authorization": "Bearer sk_test_bob"}
@@ -357,7 +357,10 @@ def test_a_job_is_visible_only_to_the_account_that_created_it():
     [
         ({}, 'Bearer realm="api"'),
         ({"Authorization": "Bearer sk_test_mallory"}, 'Bearer realm="api", error="invalid_token"'),
-        ({"Authorization": "Basic c2tfdGVzdF9hbGljZTo="}, 'Bearer realm="api", error="invalid_token"'),
+        (
+            {"Authorization": "Basic c2tfdGVzdF9hbGljZTo="},
+            'Bearer realm="api", error="invalid_token"',
+        ),
     ],
 )
 def test_no_or_a_wrong_credential_is_a_401_with_www_authenticate(headers, challenge):
@@ -380,9 +383,14 @@ def test_scheme_is_case_insensitive_and_a_repeated_authorization_is_refused():
     async def main():
         async with running(snippet.virus_scan) as (api, *_):
             api.headers.pop("Authorization")
-            ok = await api.post("/scans", json={"file": "a"}, headers={"authorization": "BEARER sk_test_alice"})
+            ok = await api.post(
+                "/scans", json={"file": "a"}, headers={"authorization": "BEARER sk_test_alice"}
+            )
             assert ok.status_code == 202
-            two = [("Authorization", "Bearer sk_test_alice"), ("Authorization", "Bearer sk_test_bob")]
+            two = [
+                ("Authorization", "Bearer sk_test_alice"),
+                ("Authorization", "Bearer sk_test_bob"),
+            ]
             r = await api.post("/scans", json={"file": "a"}, headers=two)
             assert r.status_code == 400 and r.json()["type"].endswith("/invalid-request")
 

@@ -162,7 +162,7 @@ def test_a_304_repeats_the_etag_cache_control_and_vary_of_the_200():
 
 @pytest.mark.parametrize(
     "if_none_match",
-    ['"nope", {tag}', "{tag}, W/\"other\"", "{bare}", "*", "  {tag} "],
+    ['"nope", {tag}', '{tag}, W/"other"', "{bare}", "*", "  {tag} "],
 )
 def test_if_none_match_is_a_list_compared_weakly_and_star_matches(if_none_match):
     tag = get("/articles?fields=title").headers["etag"]

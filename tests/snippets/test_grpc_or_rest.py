@@ -127,7 +127,9 @@ def test_malformed_grpc_requests_are_invalid_argument_not_internal(endpoints, pa
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
 
 
-@pytest.mark.parametrize("path", ["/v1/stock/%FF%FE", "/v1/stock/a%20b", f"/v1/stock/sku_{'9' * 40}"])
+@pytest.mark.parametrize(
+    "path", ["/v1/stock/%FF%FE", "/v1/stock/a%20b", f"/v1/stock/sku_{'9' * 40}"]
+)
 def test_malformed_rest_requests_are_400_problems(endpoints, path):
     _, http = endpoints
     expect_problem(http.get(path), 400, "invalid-request", False)

@@ -244,7 +244,9 @@ def test_parts_are_read_from_disk_one_part_at_a_time(s3, file_of, monkeypatch):
             reads.append(len(chunk) if size is not None and size >= 0 else -1)
             return chunk
 
-    monkeypatch.setattr(snippet, "open", lambda p, mode="r": Counting(real_open(p, mode)), raising=False)
+    monkeypatch.setattr(
+        snippet, "open", lambda p, mode="r": Counting(real_open(p, mode)), raising=False
+    )
     snippet.upload_in_parts(s3, s3.bucket, "m.bin", path)
     assert -1 not in reads
     assert max(reads) <= snippet.part_size_for(len(data))
@@ -252,9 +254,7 @@ def test_parts_are_read_from_disk_one_part_at_a_time(s3, file_of, monkeypatch):
     assert s3.get_object(Bucket=s3.bucket, Key="m.bin")["Body"].read() == data
 
 
-@pytest.mark.parametrize(
-    "size", [0, 1, 5 * MIB, 48 * GIB, 49 * GIB, 1000 * GIB, 10_000 * 5 * GIB]
-)
+@pytest.mark.parametrize("size", [0, 1, 5 * MIB, 48 * GIB, 49 * GIB, 1000 * GIB, 10_000 * 5 * GIB])
 def test_part_size_keeps_any_file_within_10000_parts(size):
     """F-MPU-4: a fixed 5 MiB part fails at part 10,001 of a 49 GiB file."""
     part = snippet.part_size_for(size)

@@ -282,7 +282,9 @@ def test_other_method_content_type_or_length_is_refused(store):
     s3, gate, _ = store
     url = put_url(s3, size=6)
     assert httpx.get(url).status_code == 403  # a PUT URL does not read
-    assert httpx.put(url, content=b"<html>", headers={"Content-Type": "text/html"}).status_code == 403
+    assert (
+        httpx.put(url, content=b"<html>", headers={"Content-Type": "text/html"}).status_code == 403
+    )
     assert httpx.put(url, content=b"x" * 7, headers=PDF).status_code == 403
     assert httpx.put(url, content=b"x" * 5_000_000, headers=PDF).status_code == 403
     assert gate.refused == ["SignatureDoesNotMatch"] * 4
@@ -374,7 +376,9 @@ def test_the_server_chooses_the_key_and_the_name_never_reaches_it(store, name):
         assert httpx.put(t["url"], content=b"ok", headers=PDF).status_code == 200
         loc = api.get(f"/files/{t['key']}", follow_redirects=False).headers["location"]
     got = httpx.get(loc)
-    assert got.headers["Content-Disposition"] == f"attachment; filename*=UTF-8''{quote(name, safe='')}"
+    assert (
+        got.headers["Content-Disposition"] == f"attachment; filename*=UTF-8''{quote(name, safe='')}"
+    )
 
 
 def test_two_uploads_of_one_name_get_two_keys(store):
@@ -423,7 +427,10 @@ def test_download_is_an_attachment_of_the_stored_type_with_no_referrer(store):
         (b'{"filename": "a.pdf", "content_type": "application/pdf", "size": 0}', "/size"),
         (b'{"filename": "a.pdf", "content_type": "application/pdf", "size": 104857601}', "/size"),
         (b'{"filename": "", "content_type": "application/pdf", "size": 1}', "/filename"),
-        (b'{"filename": "a\\u0000.pdf", "content_type": "application/pdf", "size": 1}', "/filename"),
+        (
+            b'{"filename": "a\\u0000.pdf", "content_type": "application/pdf", "size": 1}',
+            "/filename",
+        ),
         (b"{not json", None),
         (b'{"filename": "\xff.pdf"}', None),
         (b"[]", None),

@@ -203,8 +203,8 @@ def test_remaining_over_reset_never_exceeds_the_policy_rate(app, clock):
         seen += fire(app, [ALICE, BOB, BOB, BOB])
         clock.now += 2.5
     for r in seen:
-        (name, policy), = fields(r)[0]
-        (_, limit), = fields(r)[1]
+        ((name, policy),) = fields(r)[0]
+        ((_, limit),) = fields(r)[1]
         assert limit["t"] >= 1
         assert limit["r"] * policy["w"] <= policy["q"] * limit["t"], r.headers
     paid = [fields(r)[1][0][1] for r in seen if "paid" in r.headers["ratelimit"]]
@@ -300,9 +300,7 @@ def client_run(app, clock, n, key=ALICE, seed=1):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
             rng = random.Random(seed)
-            return [
-                await snippet.paced_get(c, "/v1/quotes/A", key, sleep, rng) for _ in range(n)
-            ]
+            return [await snippet.paced_get(c, "/v1/quotes/A", key, sleep, rng) for _ in range(n)]
 
     return asyncio.run(go()), slept
 

@@ -218,7 +218,10 @@ def test_termination_deletes_the_upload(client):
     r = client.delete(url, headers=TUS)
     assert r.status_code == 204 and r.headers["Tus-Resumable"] == "1.0.0"
     assert client.head(url, headers=TUS).status_code == 404
-    assert client.patch(url, content=b"cd", headers={**OCTETS, "Upload-Offset": "2"}).status_code == 404
+    assert (
+        client.patch(url, content=b"cd", headers={**OCTETS, "Upload-Offset": "2"}).status_code
+        == 404
+    )
     assert client.delete(url, headers=TUS).status_code == 404
 
 

@@ -295,6 +295,7 @@ def test_an_oversized_chunked_body_is_refused_by_a_real_server():
         while not server.started:
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
+
         async def chunks():  # no Content-Length: Transfer-Encoding: chunked
             yield b'{"q": "'
             for _ in range(64):

@@ -60,7 +60,12 @@ def test_reconnect_receives_exactly_the_missed_events_in_order(before, missed):
         {"type": "event", "epoch": "e1", "seq": before + 1 + i, "data": {"n": before + i}}
         for i in range(missed)
     ]
-    assert live == {"type": "event", "epoch": "e1", "seq": before + missed + 1, "data": {"n": "live"}}
+    assert live == {
+        "type": "event",
+        "epoch": "e1",
+        "seq": before + missed + 1,
+        "data": {"n": "live"},
+    }
 
 
 def test_catch_up_racing_live_publishing_has_no_gap_and_no_duplicate():
@@ -172,8 +177,17 @@ def test_follower_skips_duplicated_events():
 
 @pytest.mark.parametrize(
     "query",
-    ["after=abc", "after=-1", "after=%2B5", "after=1.5", "after=", "after=%D9%A3",
-     "after=" + "9" * 40, "after=1&after=2", "epoch=e1&epoch=e2&after=1"],
+    [
+        "after=abc",
+        "after=-1",
+        "after=%2B5",
+        "after=1.5",
+        "after=",
+        "after=%D9%A3",
+        "after=" + "9" * 40,
+        "after=1&after=2",
+        "epoch=e1&epoch=e2&after=1",
+    ],
 )
 def test_a_malformed_position_is_refused_with_a_400_problem_before_the_upgrade(query):
     async def scenario():
@@ -273,7 +287,6 @@ def test_the_bearer_scheme_is_case_insensitive_and_two_credentials_are_refused()
             return caught.value.response.status_code
 
     assert run(scenario()) == 400
-
 
 
 def test_the_follower_rides_out_a_drop_with_a_jittered_wait_and_misses_nothing():

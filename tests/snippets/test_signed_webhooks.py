@@ -413,7 +413,9 @@ async def test_a_body_at_the_limit_is_accepted():
     assert len(body) == snippet.MAX_BODY_BYTES
     app = snippet.create_receiver([NEW_SECRET], clock=lambda: NOW)
     async with receiver_client(app) as client:
-        ok = await client.post("/webhooks", content=body, headers=headers_for(NEW_SECRET, body=body))
+        ok = await client.post(
+            "/webhooks", content=body, headers=headers_for(NEW_SECRET, body=body)
+        )
         big = body + b" "
         too_big = await client.post(
             "/webhooks", content=big, headers=headers_for(NEW_SECRET, "msg_2", body=big)
@@ -646,7 +648,7 @@ def test_endpoints_resolving_to_internal_addresses_are_refused(addresses):
 
 def test_public_endpoints_are_accepted_including_ipv6():
     for address in (PUBLIC_IP, "2606:4700:4700::1111"):
-        assert snippet.public_address(URL, lambda host: [address]) == address
+        assert snippet.public_address(URL, lambda host, address=address: [address]) == address
 
 
 @pytest.mark.anyio

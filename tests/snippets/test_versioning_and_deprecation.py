@@ -217,7 +217,9 @@ def test_a_sunset_can_move_later_but_never_earlier():
 def test_deprecation_must_fall_between_announcement_and_sunset():
     start = datetime(2027, 1, 1, tzinfo=UTC)
     with pytest.raises(ValueError, match="announce, then deprecate, then sunset"):
-        snippet.Retirement(start, start + timedelta(days=500), start + timedelta(days=400), "g", "v")
+        snippet.Retirement(
+            start, start + timedelta(days=500), start + timedelta(days=400), "g", "v"
+        )
 
 
 # --- OpenAPI and per-key usage (F-VER-5, F-VER-7) --------------------------------------------

@@ -325,7 +325,7 @@ def test_a_client_that_stops_reading_is_evicted_and_the_others_keep_up():
             (frozen_server_side,) = [ws for ws in r.clients if ws.user == "bob"]
             frozen.transport.pause_reading()
             received, peak = [], 0
-            for n in range(500):  # up to 30 MB; the kernel buffers hold about 4
+            for _ in range(500):  # up to 30 MB; the kernel buffers hold about 4
                 r.publish({"by": "alice", "text": chunk})
                 received.append(json.loads(await live.recv())["seq"])
                 peak = max(peak, frozen_server_side.transport.get_write_buffer_size())
