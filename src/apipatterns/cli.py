@@ -78,14 +78,15 @@ def _stage(args: argparse.Namespace) -> int:
     from .staging import STAGED_CONFIG
 
     root = args.root.resolve()
+    # The catalog feeds every page: when watching, re-stage on any save, in this warm process,
+    # and let the generator's own server rebuild the pages whose files changed. The files are
+    # dated before the first staging, so that a save while it runs is staged too.
+    watched = [root / name for name in ("data", "docs", "snippets", "tests", "mkdocs.yml")]
+    seen = _mtimes(watched) if args.watch else {}
     changed, total = _restage(root, args.folder)
     print(f"staged {total} files ({changed} changed) in {args.folder}/{STAGED_CONFIG}", flush=True)
     if not args.watch:
         return 0
-    # The catalog feeds every page: re-stage on any save, in this warm process, and let the
-    # generator's own server rebuild the pages whose files changed.
-    watched = [root / name for name in ("data", "docs", "snippets", "tests", "mkdocs.yml")]
-    seen = _mtimes(watched)
     while True:
         time.sleep(0.1)
         now = _mtimes(watched)
