@@ -1,6 +1,6 @@
 """The project's own Python passes ruff, with the settings in pyproject.toml: lint everywhere,
 formatting everywhere but the fixture snippets, whose `#>` output lines the formatter would
-rewrite (pytest-examples formats those, and every page's snippet, in test_examples.py)."""
+rewrite. (pytest-examples lints and formats every page's snippet, in test_examples.py.)"""
 
 import subprocess
 import sys
